@@ -1,0 +1,52 @@
+# Handoff — every command a developer or CI needs. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8000
+export PORT
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install run test lint format migrate demo bench check-deploy clean
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed ## Create .venv and install Handoff with its dev tools
+
+migrate: install ## Apply database migrations
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+
+demo: migrate ## Load the demo users, campaigns and leads (idempotent)
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+
+run: demo ## Serve on 127.0.0.1:$PORT with a Celery worker and beat; Ctrl-C stops all
+	DEBUG=$${DEBUG:-1} $(BIN)/python bin/run.py
+
+test: install ## Run the whole test suite (PostgreSQL/Redis/Chromium tests skip when absent)
+	$(BIN)/pytest
+
+lint: install ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## ruff: fix what can be fixed and format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## Benchmarks against in-process baselines (needs DATABASE_URL on PostgreSQL)
+	$(PY) benchmarks/run.py
+
+check-deploy: install ## Django's deployment checklist under production settings
+	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=')} \
+	ALLOWED_HOSTS=handoff.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+clean: ## Remove the virtual environment and local data under var/
+	rm -rf $(VENV) var

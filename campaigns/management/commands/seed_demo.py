@@ -1,0 +1,192 @@
+"""Demo users, campaigns and a few hundred leads with believable history. Idempotent."""
+
+import datetime as dt
+import random
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from funnel.models import ReasonCode
+from funnel.services import lead_create, transition_lead
+from leads.models import Lead
+from leads.roles import ADMIN, MANAGER, MARKETER, SALES_REP
+
+from ...models import Campaign, CampaignMembership
+from ...services import membership_touch
+
+PASSWORD = "handoff-demo"
+USERS = [
+    ("marketer", "Maya", "Marketer", MARKETER),
+    ("rep", "Ravi", "Rep", SALES_REP),
+    ("rep2", "Rosa", "Rep", SALES_REP),
+    ("manager", "Mona", "Manager", MANAGER),
+    ("admin", "Ada", "Admin", ADMIN),
+]
+CAMPAIGNS = [
+    ("Spring webinar: pipeline hygiene", "spring-webinar", "webinar"),
+    ("Google Ads — CRM migration", "google-ads-crm", "paid_search"),
+    ("Berlin trade show", "berlin-trade-show", "event"),
+    ("Buyer's guide brochure", "buyers-guide", "brochure"),
+]
+FIRST = ["Anna", "Ben", "Chloe", "Dev", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas",
+         "Kemal", "Lena", "Marco", "Nora", "Omar", "Priya", "Quinn", "Rui", "Sofia", "Tariq"]
+LAST = ["Adler", "Bauer", "Costa", "Dubois", "Evans", "Fischer", "García", "Hansen", "Ivanova",
+        "Jensen", "Kowalski", "Larsen", "Moreau", "Novak", "Okafor", "Petrov", "Rossi", "Silva"]
+COMPANIES = [("Acme Logistics", "logistics", 420), ("Brightwave", "software", 85),
+             ("Cobalt Health", "healthcare", 1200), ("Dunmore Foods", "retail", 300),
+             ("Eastgate Bank", "finance", 5000), ("Fjord Energy", "energy", 760),
+             ("Globex", "manufacturing", 2300), ("Helix Labs", "biotech", 140),
+             ("Ironclad Security", "software", 60), ("Juniper Travel", "travel", 35)]
+COUNTRIES = [("Germany", "Berlin"), ("France", "Paris"), ("Netherlands", "Amsterdam"),
+             ("Spain", "Madrid"), ("United Kingdom", "London"), ("Portugal", "Lisbon")]
+TITLES = ["Head of Sales", "Marketing Manager", "VP Operations", "Director of IT", "CFO",
+          "Sales Operations Analyst", "Founder", "Student"]
+SOURCES = ["google", "linkedin", "webinar", "event", "referral", "website"]
+
+
+class Command(BaseCommand):
+    help = "Load demo users (password handoff-demo), campaigns and leads. Running it twice adds nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--leads", type=int, default=320)
+        parser.add_argument("--seed", type=int, default=2026)
+
+    def handle(self, *args, leads: int, seed: int, **options):
+        users = self._users()
+        campaigns = self._campaigns(users["marketer"])
+        if Lead.objects.filter(external_id__startswith="demo-").exists():
+            self.stdout.write("Demo leads are there already; nothing added.")
+            return
+        rng = random.Random(seed)
+        now = timezone.now()
+        for number in range(leads):
+            with transaction.atomic():
+                self._lead(number, rng, now, users, campaigns)
+        self.stdout.write(self.style.SUCCESS(f"Loaded {leads} demo leads in {len(campaigns)} campaigns."))
+
+    def _users(self):
+        User = get_user_model()
+        users = {}
+        for username, first, last, role in USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={"first_name": first, "last_name": last, "email": f"{username}@handoff.test"},
+            )
+            if created:
+                user.set_password(PASSWORD)
+                user.is_staff = role in (ADMIN, MANAGER)
+                user.is_superuser = role == ADMIN
+                user.save()
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
+            users[username] = user
+        return users
+
+    def _campaigns(self, marketer):
+        return [
+            Campaign.objects.get_or_create(
+                slug=slug, defaults={"name": name, "channel": channel, "created_by": marketer}
+            )[0]
+            for name, slug, channel in CAMPAIGNS
+        ]
+
+    def _lead(self, number, rng, now, users, campaigns):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        company, industry, size = rng.choice(COMPANIES)
+        country, city = rng.choice(COUNTRIES)
+        domain = company.lower().replace(" ", "") + ".example"
+        at = now - dt.timedelta(days=rng.uniform(2, 150))
+        campaign = rng.choice(campaigns)
+        fields = {
+            "email": f"{slugify(first)}.{slugify(last)}.{number}@{domain}",
+            "external_id": f"demo-{number:04d}",
+            "first_name": first,
+            "last_name": last,
+            "company": company,
+            "title": rng.choice(TITLES),
+            "country": country,
+            "city": city,
+            "industry": industry,
+            "company_size": size,
+            "website": f"https://www.{domain}",
+            "source": rng.choice(SOURCES),
+            "phone": f"+49 30 {rng.randint(1000000, 9999999)}",
+        }
+        lead = lead_create(
+            system_actor="demo data", fields=fields, campaign=campaign, at=at, note="Demo lead"
+        )
+        membership_touch(lead=lead, campaign=campaign, how=CampaignMembership.How.DEMO, at=at)
+        if rng.random() < 0.25:
+            Lead.objects.filter(pk=lead.pk).update(owner=users[rng.choice(["rep", "rep2"])])
+        self._journey(lead, rng, now, at, users, campaign)
+
+    def _journey(self, lead, rng, now, at, users, campaign):
+        marketer = users["marketer"]
+        reasons = {r.code: r for r in ReasonCode.objects.all()}
+
+        def step(to, actor, hours=(2, 240), **kwargs):
+            nonlocal at
+            nxt = at + dt.timedelta(hours=rng.uniform(*hours))
+            if nxt >= now:
+                return False
+            at = nxt
+            lead.refresh_from_db()
+            transition_lead(lead_id=lead.pk, to=to, actor=actor, at=at, **kwargs)
+            lead.refresh_from_db()
+            return True
+
+        def rep():
+            lead.refresh_from_db()
+            return lead.owner or users[rng.choice(["rep", "rep2"])]
+
+        roll = rng.random()
+        if roll < 0.08:
+            step("junk", marketer, reason=reasons["bounced"])
+            return
+        if roll < 0.35:
+            return  # stays a suspect
+        if not step("mql", None if rng.random() < 0.5 else marketer, system_actor="score over 50",
+                    campaign=campaign):
+            return
+        for _lap in range(2):
+            roll = rng.random()
+            if roll < 0.25:
+                return  # waits in the queue
+            if roll < 0.40:
+                step("nurture", rep(), reason=reasons[rng.choice(["not_in_segment", "no_budget",
+                                                                  "not_ready_yet"])])
+            elif roll < 0.45:
+                step("junk", rep(), reason=reasons["spam"])
+                return
+            else:
+                if not step("sal", rep(), note="Looks like a fit."):
+                    return
+                if rng.random() < 0.3:
+                    step("nurture", rep(), reason=reasons["no_authority"])
+                elif rng.random() < 0.2:
+                    return
+                else:
+                    answers = {"budget": "Approved for this year", "authority": "Signs off",
+                               "need": "Replacing spreadsheets", "timeline": "This quarter"}
+                    if not step("sql", rep(), fields=answers) or rng.random() < 0.2:
+                        return
+                    close = (at + dt.timedelta(days=45)).date()
+                    if not step("opportunity", rep(), fields={"amount": rng.randrange(5, 120) * 1000,
+                                                              "expected_close": close}):
+                        return
+                    roll = rng.random()
+                    if roll < 0.45:
+                        step("customer", rep(), hours=(48, 900))
+                        return
+                    if roll < 0.8:
+                        step("nurture", rep(), hours=(48, 900), reason=reasons["lost_to_competitor"])
+                    else:
+                        return
+            lead.refresh_from_db()
+            if lead.stage != "nurture" or rng.random() < 0.6:
+                return
+            if not step("mql", None, hours=(200, 1500), system_actor="re-engaged: clicked nurture e-mail"):
+                return

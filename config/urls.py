@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from campaigns import api as campaigns_api
+from funnel import api as funnel_api
+from funnel import views as funnel_views
+from leads import views as leads_views
+
+from . import errors
+
+api = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("leads/", funnel_api.LeadListCreate.as_view(), name="api-leads"),
+    path("leads/<int:pk>/", funnel_api.LeadDetail.as_view(), name="api-lead"),
+    path("leads/<int:pk>/transitions/", funnel_api.LeadTransitions.as_view(), name="api-transitions"),
+    path("reasons/", funnel_api.ReasonList.as_view(), name="api-reasons"),
+    path("funnel/", funnel_api.FunnelView.as_view(), name="api-funnel"),
+    path("campaigns/", campaigns_api.CampaignListCreate.as_view(), name="api-campaigns"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", funnel_views.home, name="home"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("leads/", leads_views.lead_list, name="lead-list"),
+    path("leads/<int:pk>/", funnel_views.lead_detail, name="lead-detail"),
+    path("leads/<int:pk>/move/", funnel_views.lead_move, name="lead-move"),
+    path("dashboard/", funnel_views.dashboard, name="dashboard"),
+    path("api/", include(api)),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = errors.not_found
+handler403 = errors.forbidden
+handler500 = errors.server_error

@@ -1,0 +1,45 @@
+from django.contrib import admin
+
+from .models import Opportunity, PipelineStage, ReasonCode, Transition
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin):
+    list_display = ("code", "label", "applies_to", "is_active", "order")
+    list_editable = ("is_active", "order")
+    search_fields = ("code", "label")
+
+
+@admin.register(PipelineStage)
+class PipelineStageAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "order", "probability", "is_active")
+    list_editable = ("order", "probability", "is_active")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Transition)
+class TransitionAdmin(admin.ModelAdmin):
+    """The log is append-only: it can be read here, never added to, changed or deleted."""
+
+    list_display = ("at", "lead", "from_stage", "to_stage", "verb", "actor", "system_actor", "reason")
+    list_filter = ("verb", "to_stage")
+    search_fields = ("lead__email", "lead__external_id", "note")
+    raw_id_fields = ("lead",)
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Opportunity)
+class OpportunityAdmin(admin.ModelAdmin):
+    list_display = ("lead", "amount", "currency", "pipeline_stage", "status", "expected_close", "owner")
+    list_filter = ("status", "pipeline_stage")
+    raw_id_fields = ("lead",)
+    readonly_fields = ("status", "closed_at")

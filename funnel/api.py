@@ -1,0 +1,117 @@
+"""The leads, transitions, reasons and funnel parts of the public API (DESIGN.md section 3)."""
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import HasRole
+from leads.filters import LeadFilter
+from leads.models import Lead
+from leads.selectors import lead_for_user
+from leads.services import lead_update
+
+from . import services
+from .models import ReasonCode
+from .selectors import funnel_snapshot, lead_history
+from .serializers import (
+    FunnelQuerySerializer,
+    FunnelSerializer,
+    LeadDetailSerializer,
+    LeadSerializer,
+    LeadWriteSerializer,
+    ReasonSerializer,
+    TransitionRequestSerializer,
+    TransitionSerializer,
+)
+
+VERB_FIELDS = ("budget", "authority", "need", "timeline", "amount", "expected_close",
+               "pipeline_stage", "currency")
+
+
+def _validated(serializer_class, data, **kwargs) -> dict:
+    if not isinstance(data, dict):
+        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class LeadListCreate(generics.ListAPIView):
+    permission_classes = [HasRole]
+    serializer_class = LeadSerializer
+    filterset_class = LeadFilter
+    queryset = Lead.objects.select_related("owner").order_by("-created_at", "-id")
+
+    @extend_schema(
+        request=LeadWriteSerializer,
+        responses={201: LeadDetailSerializer, 409: OpenApiResponse(description="Duplicate lead")},
+    )
+    def post(self, request):
+        data = dict(_validated(LeadWriteSerializer, request.data))
+        stage = data.pop("stage", "suspect")
+        owner = data.pop("owner", None)
+        with transaction.atomic():
+            lead = services.lead_create(actor=request.user, fields=data, stage=stage)
+            if owner is not None:
+                lead = lead_update(lead=lead, actor=request.user, changes={"owner": owner})
+        return Response(LeadDetailSerializer(lead).data, status=status.HTTP_201_CREATED)
+
+
+class LeadDetail(APIView):
+    permission_classes = [HasRole]
+
+    @extend_schema(responses=LeadDetailSerializer)
+    def get(self, request, pk):
+        return Response(LeadDetailSerializer(lead_for_user(request.user, pk)).data)
+
+    @extend_schema(request=LeadWriteSerializer, responses=LeadDetailSerializer)
+    def patch(self, request, pk):
+        with transaction.atomic():
+            lead = lead_for_user(request.user, pk, write=True, lock=True)
+            changes = _validated(LeadWriteSerializer, request.data, partial=True)
+            lead = lead_update(lead=lead, actor=request.user, changes=dict(changes))
+        return Response(LeadDetailSerializer(lead).data)
+
+
+class LeadTransitions(APIView):
+    permission_classes = [HasRole]
+
+    @extend_schema(responses=TransitionSerializer(many=True))
+    def get(self, request, pk):
+        lead = lead_for_user(request.user, pk)
+        return Response(TransitionSerializer(lead_history(lead), many=True).data)
+
+    @extend_schema(request=TransitionRequestSerializer, responses={201: TransitionSerializer})
+    def post(self, request, pk):
+        lead = lead_for_user(request.user, pk)
+        data = _validated(TransitionRequestSerializer, request.data)
+        row = services.transition_lead(
+            lead_id=lead.pk,
+            to=data["to"],
+            actor=request.user,
+            expected_from=data.get("from"),
+            reason=data.get("reason"),
+            note=data.get("note") or "",
+            fields={name: data[name] for name in VERB_FIELDS if name in data},
+        )
+        return Response(TransitionSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class ReasonList(generics.ListAPIView):
+    permission_classes = [HasRole]
+    serializer_class = ReasonSerializer
+    pagination_class = None
+    queryset = ReasonCode.objects.filter(is_active=True)
+    filterset_class = None
+
+
+class FunnelView(APIView):
+    permission_classes = [HasRole]
+
+    @extend_schema(parameters=[FunnelQuerySerializer], responses=FunnelSerializer)
+    def get(self, request):
+        filters = _validated(FunnelQuerySerializer, request.query_params.dict())
+        return Response(funnel_snapshot(**filters, user=request.user))

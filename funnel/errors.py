@@ -1,0 +1,36 @@
+"""What the lifecycle service refuses, each with the HTTP status and code the API answers."""
+
+
+class TransitionError(Exception):
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, errors: dict | None = None, **extra):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        self.extra = extra
+
+
+class InvalidTransition(TransitionError):
+    """The request is malformed: unknown stage, missing or bad field, unknown reason."""
+
+
+class IllegalTransition(TransitionError):
+    status = 409
+    code = "illegal_transition"
+
+
+class StaleTransition(TransitionError):
+    status = 409
+    code = "stale_transition"
+
+
+class TransitionForbidden(TransitionError):
+    status = 403
+    code = "permission_denied"
+
+
+class LeadNotFound(TransitionError):
+    status = 404
+    code = "not_found"

@@ -1,0 +1,178 @@
+"""Serializers only validate and shape; the services decide."""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from leads.models import Lead
+from leads.normalise import clean_email
+from leads.services import EDITABLE_FIELDS
+from leads.stages import Stage
+
+from .criteria import criteria_results
+from .lifecycle import ENTRY_STAGES
+from .models import ReasonCode, Transition
+
+
+class CriterionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    passed = serializers.BooleanField()
+    required = serializers.BooleanField()
+    detail = serializers.CharField(allow_blank=True)
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=get_user_model().objects.all(), allow_null=True, required=False
+    )
+    funnel = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = (
+            "id",
+            *EDITABLE_FIELDS,
+            "owner",
+            "stage",
+            "funnel",
+            "stage_changed_at",
+            "score",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "stage", "funnel", "stage_changed_at", "score", "created_at", "updated_at")
+        extra_kwargs = {
+            # Uniqueness is the service's to answer, as a 409 with the existing id.
+            "email": {"validators": []},
+            "external_id": {"validators": []},
+        }
+
+
+class LeadDetailSerializer(LeadSerializer):
+    criteria = serializers.SerializerMethodField()
+
+    class Meta(LeadSerializer.Meta):
+        fields = (*LeadSerializer.Meta.fields, "criteria")
+
+    def get_criteria(self, lead) -> list[dict]:
+        return CriterionSerializer(criteria_results(lead), many=True).data
+
+
+class LeadWriteSerializer(serializers.Serializer):
+    """Fields a client may send to create or change a lead."""
+
+    email = serializers.CharField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    external_id = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    company = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    industry = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    company_size = serializers.IntegerField(
+        min_value=0, max_value=10_000_000, required=False, allow_null=True
+    )
+    website = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    source = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    do_not_email = serializers.BooleanField(required=False)
+    attributes = serializers.DictField(required=False)
+    owner = serializers.CharField(required=False, allow_null=True, max_length=150)
+    stage = serializers.ChoiceField(choices=ENTRY_STAGES, required=False)
+
+    read_only = {"id", "funnel", "stage_changed_at", "score", "created_at", "updated_at", "criteria"}
+
+    def validate_email(self, value):
+        try:
+            return clean_email(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0]) from None
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields) - self.read_only
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Not a lead field."] for name in sorted(unknown)}
+            )
+        if self.partial and "stage" in attrs:
+            raise serializers.ValidationError(
+                {"stage": ["Change a lead's stage with POST /api/leads/{id}/transitions/."]}
+            )
+        if not self.partial and not attrs.get("email") and not (attrs.get("external_id") or "").strip():
+            raise serializers.ValidationError(
+                {"email": ["A lead needs an e-mail or an external id."]}
+            )
+        return attrs
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    lead = serializers.IntegerField(source="lead_id", read_only=True)
+    # "from" is a Python keyword: the field is declared below.
+    to = serializers.CharField(source="to_stage")
+    actor = serializers.CharField(source="actor_label")
+    reason = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Transition
+        fields = ("id", "lead", "from", "to", "verb", "actor", "at", "reason", "note", "campaign", "data")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(source="from_stage", read_only=True)
+        return fields
+
+
+class TransitionRequestSerializer(serializers.Serializer):
+    to = serializers.ChoiceField(choices=Stage.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
+    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=5000)
+    budget = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    authority = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    need = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    timeline = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    amount = serializers.CharField(required=False, max_length=40)
+    expected_close = serializers.CharField(required=False, max_length=40)
+    pipeline_stage = serializers.SlugField(required=False, max_length=64)
+    currency = serializers.CharField(required=False, max_length=3)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.ChoiceField(choices=Stage.choices, required=False)
+        return fields
+
+
+class ReasonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReasonCode
+        fields = ("code", "label", "applies_to")
+
+
+class FunnelQuerySerializer(serializers.Serializer):
+    campaign = serializers.SlugField(required=False, max_length=100)
+    source = serializers.CharField(required=False, max_length=150)
+    owner = serializers.CharField(required=False, max_length=150)
+    since = serializers.DateField(required=False)
+    until = serializers.DateField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": ["until comes before since."]})
+        return attrs
+
+
+class FunnelSerializer(serializers.Serializer):
+    tofu = serializers.IntegerField()
+    mofu = serializers.IntegerField()
+    bofu = serializers.IntegerField()
+    won = serializers.IntegerField()
+    nurture = serializers.IntegerField()
+    closed = serializers.IntegerField()
+    stages = serializers.DictField(child=serializers.IntegerField())
+    reached = serializers.DictField(child=serializers.IntegerField())
+    conversion = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    days_to = serializers.DictField(child=serializers.FloatField(allow_null=True))
+

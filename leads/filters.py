@@ -1,0 +1,37 @@
+import django_filters
+
+from .models import Lead
+from .selectors import lead_search, leads_by_owner, leads_in_bucket
+from .stages import BUCKETS, Stage
+
+
+class LeadFilter(django_filters.FilterSet):
+    stage = django_filters.ChoiceFilter(choices=Stage.choices)
+    funnel = django_filters.ChoiceFilter(
+        choices=[(bucket, bucket) for bucket in BUCKETS], method="filter_funnel"
+    )
+    campaign = django_filters.CharFilter(method="filter_campaign", max_length=100)
+    source = django_filters.CharFilter(field_name="source", lookup_expr="iexact", max_length=150)
+    external_id = django_filters.CharFilter(field_name="external_id", max_length=255)
+    do_not_email = django_filters.BooleanFilter()
+    owner = django_filters.CharFilter(
+        method="filter_owner", max_length=150, help_text="`me`, `none` or a username."
+    )
+    q = django_filters.CharFilter(method="filter_q", max_length=200, help_text="Search text.")
+
+    class Meta:
+        model = Lead
+        fields = ("stage", "funnel", "campaign", "source", "external_id", "do_not_email", "owner", "q")
+
+    def filter_funnel(self, queryset, name, value):
+        return leads_in_bucket(queryset, value)
+
+    def filter_campaign(self, queryset, name, value):
+        members = Lead.objects.filter(memberships__campaign__slug=value).values("pk")
+        return queryset.filter(pk__in=members)
+
+    def filter_owner(self, queryset, name, value):
+        return leads_by_owner(queryset, value, self.request.user if self.request else None)
+
+    def filter_q(self, queryset, name, value):
+        return lead_search(queryset, value)

@@ -1,0 +1,81 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .stages import BUCKET_OF, Stage
+
+
+class Lead(models.Model):
+    """A person in the funnel. Its `stage` is written only by `funnel.services`."""
+
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    external_id = models.CharField(
+        max_length=255, null=True, blank=True, help_text="The id in the system it came from."
+    )
+    first_name = models.CharField(max_length=150, blank=True, default="")
+    last_name = models.CharField(max_length=150, blank=True, default="")
+    company = models.CharField(max_length=255, blank=True, default="")
+    title = models.CharField(max_length=255, blank=True, default="")
+    phone = models.CharField(max_length=64, blank=True, default="")
+    country = models.CharField(max_length=100, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    industry = models.CharField(max_length=150, blank=True, default="")
+    company_size = models.PositiveIntegerField(null=True, blank=True)
+    website = models.CharField(max_length=255, blank=True, default="")
+    source = models.CharField(max_length=150, blank=True, default="")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_leads",
+    )
+    do_not_email = models.BooleanField(default=False)
+    attributes = models.JSONField(default=dict, blank=True)
+
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.SUSPECT)
+    stage_changed_at = models.DateTimeField(default=timezone.now)
+    score = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"], condition=Q(email__isnull=False), name="lead_email_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="lead_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(email__isnull=False) | Q(external_id__isnull=False),
+                name="lead_has_email_or_external_id",
+            ),
+            # E-mails are stored trimmed and lower-cased, so uniqueness is case-insensitive.
+            models.CheckConstraint(
+                condition=Q(email__isnull=True) | Q(email=models.functions.Lower("email")),
+                name="lead_email_lowercase",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["stage", "owner"], name="lead_stage_owner"),
+            models.Index(fields=["stage", "stage_changed_at"], name="lead_stage_since"),
+            models.Index(fields=["owner"], name="lead_owner"),
+            models.Index(fields=["created_at"], name="lead_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.external_id or f"Lead {self.pk}"
+
+    @property
+    def funnel(self) -> str:
+        return BUCKET_OF[self.stage]

@@ -1,0 +1,100 @@
+"""Writes to the lead record other than its stage (which only `funnel.services` writes)."""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from .models import Lead
+from .normalise import clean_email, normalise_external_id
+from .roles import is_manager
+
+# Fields a client may set on a lead; stage, score and owner have their own paths.
+EDITABLE_FIELDS = (
+    "email",
+    "external_id",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "phone",
+    "country",
+    "city",
+    "industry",
+    "company_size",
+    "website",
+    "source",
+    "do_not_email",
+    "attributes",
+)
+
+
+class DuplicateLead(Exception):
+    """The e-mail or external id already belongs to another lead."""
+
+    def __init__(self, existing: Lead, field: str):
+        self.existing = existing
+        self.field = field
+        super().__init__(f"A lead with this {field.replace('_', ' ')} exists already (id {existing.pk}).")
+
+
+def _check_identity(lead: Lead) -> None:
+    lead.email = clean_email(lead.email)
+    lead.external_id = normalise_external_id(lead.external_id)
+    if not lead.email and not lead.external_id:
+        raise ValidationError("A lead needs an e-mail or an external id.")
+    for field in ("email", "external_id"):
+        value = getattr(lead, field)
+        if value:
+            existing = Lead.objects.filter(**{field: value}).exclude(pk=lead.pk).first()
+            if existing:
+                raise DuplicateLead(existing, field)
+
+
+def lead_build(**fields) -> Lead:
+    """A validated, unsaved lead; raises ValidationError or DuplicateLead."""
+    unknown = set(fields) - set(EDITABLE_FIELDS) - {"owner"}
+    if unknown:
+        raise ValidationError(f"Unknown lead fields: {', '.join(sorted(unknown))}")
+    lead = Lead(**fields)
+    _check_identity(lead)
+    return lead
+
+
+def lead_update(*, lead: Lead, actor, changes: dict) -> Lead:
+    unknown = set(changes) - set(EDITABLE_FIELDS) - {"owner"}
+    if unknown:
+        raise ValidationError(f"Unknown lead fields: {', '.join(sorted(unknown))}")
+    if "owner" in changes:
+        lead_assign(lead=lead, actor=actor, owner=changes.pop("owner"), save=False)
+    for field, value in changes.items():
+        setattr(lead, field, value)
+    _check_identity(lead)
+    try:
+        with transaction.atomic():
+            lead.save()
+    except IntegrityError as exc:
+        # A concurrent writer took the e-mail or external id between the check and the save.
+        existing = Lead.objects.filter(email=lead.email).exclude(pk=lead.pk).first() if lead.email else None
+        if existing is None and lead.external_id:
+            existing = Lead.objects.filter(external_id=lead.external_id).exclude(pk=lead.pk).first()
+        if existing is not None:
+            raise DuplicateLead(existing, "email" if existing.email == lead.email else "external_id") from exc
+        raise
+    return lead
+
+
+def lead_assign(*, lead: Lead, actor, owner, save: bool = True) -> Lead:
+    """Managers (re)assign leads; owner is a user, a username, or None."""
+    if not is_manager(actor):
+        raise PermissionDenied("Only managers assign leads to owners.")
+    if isinstance(owner, str):
+        user = get_user_model().objects.filter(username=owner).first()
+        if user is None:
+            raise ValidationError(f"There is no user {owner!r}.")
+        owner = user
+    if owner is not None and not owner.is_active:
+        raise ValidationError(f"{owner.get_username()} is not active and cannot own leads.")
+    lead.owner = owner
+    if save:
+        lead.save(update_fields=["owner", "updated_at"])
+    return lead
