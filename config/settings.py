@@ -17,7 +17,9 @@ DEBUG = env_bool("DEBUG", False)
 TESTING = env_bool("HANDOFF_TESTING", False)
 
 if DEBUG:
-    SECRET_KEY = env_str("SECRET_KEY") or "dev-only-secret-key-for-local-runs-never-in-production-0123"
+    SECRET_KEY = (
+        env_str("SECRET_KEY") or "dev-only-secret-key-for-local-runs-never-in-production-0123"
+    )
 else:
     SECRET_KEY = env_required("SECRET_KEY", "production needs a long random secret key")
 
@@ -79,7 +81,9 @@ TEMPLATES = [
 # --- database -----------------------------------------------------------------
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'handoff.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The dev server, the worker and beat share one file: wait for the lock, don't fail.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
@@ -105,6 +109,7 @@ USE_TZ = True
 # --- static -------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -181,6 +186,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "leads.stages.Stage",
+        "EntryStageEnum": "funnel.lifecycle.ENTRY_STAGES",
+        "ChannelEnum": "campaigns.models.Channel",
+    },
 }
 
 # --- Handoff ------------------------------------------------------------------
@@ -194,3 +204,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+if TESTING:
+    # Hashing passwords at full strength would dominate the suite's run time.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

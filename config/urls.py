@@ -15,7 +15,9 @@ api = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("leads/", funnel_api.LeadListCreate.as_view(), name="api-leads"),
     path("leads/<int:pk>/", funnel_api.LeadDetail.as_view(), name="api-lead"),
-    path("leads/<int:pk>/transitions/", funnel_api.LeadTransitions.as_view(), name="api-transitions"),
+    path(
+        "leads/<int:pk>/transitions/", funnel_api.LeadTransitions.as_view(), name="api-transitions"
+    ),
     path("reasons/", funnel_api.ReasonList.as_view(), name="api-reasons"),
     path("funnel/", funnel_api.FunnelView.as_view(), name="api-funnel"),
     path("campaigns/", campaigns_api.CampaignListCreate.as_view(), name="api-campaigns"),

@@ -21,7 +21,16 @@ class PipelineStageAdmin(admin.ModelAdmin):
 class TransitionAdmin(admin.ModelAdmin):
     """The log is append-only: it can be read here, never added to, changed or deleted."""
 
-    list_display = ("at", "lead", "from_stage", "to_stage", "verb", "actor", "system_actor", "reason")
+    list_display = (
+        "at",
+        "lead",
+        "from_stage",
+        "to_stage",
+        "verb",
+        "actor",
+        "system_actor",
+        "reason",
+    )
     list_filter = ("verb", "to_stage")
     search_fields = ("lead__email", "lead__external_id", "note")
     raw_id_fields = ("lead",)
@@ -39,7 +48,15 @@ class TransitionAdmin(admin.ModelAdmin):
 
 @admin.register(Opportunity)
 class OpportunityAdmin(admin.ModelAdmin):
-    list_display = ("lead", "amount", "currency", "pipeline_stage", "status", "expected_close", "owner")
+    list_display = (
+        "lead",
+        "amount",
+        "currency",
+        "pipeline_stage",
+        "status",
+        "expected_close",
+        "owner",
+    )
     list_filter = ("status", "pipeline_stage")
     raw_id_fields = ("lead",)
     readonly_fields = ("status", "closed_at")

@@ -27,8 +27,16 @@ from .serializers import (
     TransitionSerializer,
 )
 
-VERB_FIELDS = ("budget", "authority", "need", "timeline", "amount", "expected_close",
-               "pipeline_stage", "currency")
+VERB_FIELDS = (
+    "budget",
+    "authority",
+    "need",
+    "timeline",
+    "amount",
+    "expected_close",
+    "pipeline_stage",
+    "currency",
+)
 
 
 def _validated(serializer_class, data, **kwargs) -> dict:

@@ -1,6 +1,7 @@
 """Reads for the funnel: a lead's history, the actions a user may take, the funnel snapshot."""
 
 import datetime as dt
+import itertools
 import statistics
 from collections import defaultdict
 
@@ -45,7 +46,11 @@ def day_bounds(since: dt.date | None, until: dt.date | None):
     """Dates in the installation's time zone, as an aware [start, end) range."""
     zone = timezone.get_current_timezone()
     start = dt.datetime.combine(since, dt.time.min, tzinfo=zone) if since else None
-    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=zone) if until else None
+    end = (
+        dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+        if until
+        else None
+    )
     return start, end
 
 
@@ -63,7 +68,9 @@ def funnel_leads(*, campaign=None, source=None, owner=None, since=None, until=No
         leads = leads_by_owner(leads, owner, user)
     start, end = day_bounds(since, until)
     if start or end:
-        entered = Transition.objects.filter(lead=OuterRef("pk")).order_by("at", "id").values("at")[:1]
+        entered = (
+            Transition.objects.filter(lead=OuterRef("pk")).order_by("at", "id").values("at")[:1]
+        )
         leads = leads.annotate(entered_at=Subquery(entered))
         if start:
             leads = leads.filter(entered_at__gte=start)
@@ -93,12 +100,19 @@ def funnel_snapshot(**filters) -> dict:
         .order_by("-rank")
         .values("rank")[:1]
     )
-    counted = leads.order_by().annotate(furthest=Subquery(furthest)).aggregate(
-        **{stage: Count("id", filter=Q(furthest__gte=rank)) for stage, rank in FORWARD_RANK.items()}
+    counted = (
+        leads.order_by()
+        .annotate(furthest=Subquery(furthest))
+        .aggregate(
+            **{
+                stage: Count("id", filter=Q(furthest__gte=rank))
+                for stage, rank in FORWARD_RANK.items()
+            }
+        )
     )
     reached = {stage: counted[stage] for stage in FORWARD_PATH}
     conversion = {}
-    for before, after in zip(FORWARD_PATH, FORWARD_PATH[1:], strict=False):
+    for before, after in itertools.pairwise(FORWARD_PATH):
         conversion[f"{before}->{after}"] = (
             round(reached[after] / reached[before], 4) if reached[before] else None
         )

@@ -11,7 +11,7 @@ from leads.stages import Stage
 
 from .criteria import criteria_results
 from .lifecycle import ENTRY_STAGES
-from .models import ReasonCode, Transition
+from .models import ReasonCode
 
 
 class CriterionSerializer(serializers.Serializer):
@@ -23,7 +23,10 @@ class CriterionSerializer(serializers.Serializer):
 
 class LeadSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(
-        slug_field="username", queryset=get_user_model().objects.all(), allow_null=True, required=False
+        slug_field="username",
+        queryset=get_user_model().objects.all(),
+        allow_null=True,
+        required=False,
     )
     funnel = serializers.CharField(read_only=True)
 
@@ -40,7 +43,15 @@ class LeadSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         )
-        read_only_fields = ("id", "stage", "funnel", "stage_changed_at", "score", "created_at", "updated_at")
+        read_only_fields = (
+            "id",
+            "stage",
+            "funnel",
+            "stage_changed_at",
+            "score",
+            "created_at",
+            "updated_at",
+        )
         extra_kwargs = {
             # Uniqueness is the service's to answer, as a 409 with the existing id.
             "email": {"validators": []},
@@ -83,7 +94,15 @@ class LeadWriteSerializer(serializers.Serializer):
     owner = serializers.CharField(required=False, allow_null=True, max_length=150)
     stage = serializers.ChoiceField(choices=ENTRY_STAGES, required=False)
 
-    read_only = {"id", "funnel", "stage_changed_at", "score", "created_at", "updated_at", "criteria"}
+    read_only = {
+        "id",
+        "funnel",
+        "stage_changed_at",
+        "score",
+        "created_at",
+        "updated_at",
+        "criteria",
+    }
 
     def validate_email(self, value):
         try:
@@ -101,29 +120,36 @@ class LeadWriteSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"stage": ["Change a lead's stage with POST /api/leads/{id}/transitions/."]}
             )
-        if not self.partial and not attrs.get("email") and not (attrs.get("external_id") or "").strip():
+        if (
+            not self.partial
+            and not attrs.get("email")
+            and not (attrs.get("external_id") or "").strip()
+        ):
             raise serializers.ValidationError(
                 {"email": ["A lead needs an e-mail or an external id."]}
             )
         return attrs
 
 
-class TransitionSerializer(serializers.ModelSerializer):
+class TransitionSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
     lead = serializers.IntegerField(source="lead_id", read_only=True)
-    # "from" is a Python keyword: the field is declared below.
-    to = serializers.CharField(source="to_stage")
-    actor = serializers.CharField(source="actor_label")
-    reason = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-
-    class Meta:
-        model = Transition
-        fields = ("id", "lead", "from", "to", "verb", "actor", "at", "reason", "note", "campaign", "data")
+    # "from" is a Python keyword, so it joins the fields in get_fields().
+    to = serializers.CharField(source="to_stage", read_only=True)
+    verb = serializers.CharField(read_only=True)
+    actor = serializers.CharField(source="actor_label", read_only=True)
+    at = serializers.DateTimeField(read_only=True)
+    reason = serializers.CharField(source="reason.code", read_only=True, allow_null=True)
+    note = serializers.CharField(read_only=True)
+    campaign = serializers.CharField(source="campaign.slug", read_only=True, allow_null=True)
+    data = serializers.JSONField(read_only=True)
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["from"] = serializers.CharField(source="from_stage", read_only=True)
-        return fields
+        ordered = {"id": fields.pop("id"), "lead": fields.pop("lead")}
+        ordered["from"] = serializers.CharField(source="from_stage", read_only=True)
+        ordered.update(fields)
+        return ordered
 
 
 class TransitionRequestSerializer(serializers.Serializer):
@@ -175,4 +201,3 @@ class FunnelSerializer(serializers.Serializer):
     reached = serializers.DictField(child=serializers.IntegerField())
     conversion = serializers.DictField(child=serializers.FloatField(allow_null=True))
     days_to = serializers.DictField(child=serializers.FloatField(allow_null=True))
-

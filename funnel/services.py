@@ -77,7 +77,9 @@ def _stale_message(lead: Lead, expected_from: str) -> str:
     last = lead.transitions.select_related("actor").order_by("-at", "-id").first()
     detail = ""
     if last is not None:
-        detail = f" ({last.verb} by {last.actor_label} at {timezone.localtime(last.at):%Y-%m-%d %H:%M})"
+        detail = (
+            f" ({last.verb} by {last.actor_label} at {timezone.localtime(last.at):%Y-%m-%d %H:%M})"
+        )
     return f"This lead is no longer in {expected_from}: it is in {lead.stage} now{detail}."
 
 
@@ -136,10 +138,10 @@ def transition_lead(
         lead.stage = to
         lead.stage_changed_at = at
         update_fields = ["stage", "stage_changed_at", "updated_at"]
-        if rule.verb == "accept" and lead.owner_id is None and actor is not None:
-            if SALES_REP in roles_of(actor):
-                lead.owner = actor
-                update_fields.append("owner")
+        accepted_unassigned = rule.verb == "accept" and lead.owner_id is None
+        if accepted_unassigned and actor is not None and SALES_REP in roles_of(actor):
+            lead.owner = actor
+            update_fields.append("owner")
         lead.save(update_fields=update_fields)
 
         if rule.verb == "convert":

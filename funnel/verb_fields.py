@@ -52,7 +52,9 @@ def clean_qualification(fields: dict) -> dict:
         else:
             answers[question] = text
     if errors:
-        raise InvalidTransition("Qualifying needs budget, authority, need and timeline.", errors=errors)
+        raise InvalidTransition(
+            "Qualifying needs budget, authority, need and timeline.", errors=errors
+        )
     return answers
 
 
@@ -106,7 +108,9 @@ def clean_conversion(fields: dict, *, today: dt.date) -> dict:
         errors["currency"] = ["The currency is a three-letter code such as EUR."]
 
     if errors:
-        raise InvalidTransition("Converting needs a valid amount and expected close date.", errors=errors)
+        raise InvalidTransition(
+            "Converting needs a valid amount and expected close date.", errors=errors
+        )
     return {
         "amount": amount,
         "expected_close": close,

@@ -5,7 +5,16 @@ from .models import Lead
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
-    list_display = ("id", "email", "external_id", "company", "stage", "owner", "score", "created_at")
+    list_display = (
+        "id",
+        "email",
+        "external_id",
+        "company",
+        "stage",
+        "owner",
+        "score",
+        "created_at",
+    )
     list_filter = ("stage", "do_not_email")
     search_fields = ("email", "external_id", "first_name", "last_name", "company")
     raw_id_fields = ("owner",)

@@ -21,7 +21,16 @@ class LeadFilter(django_filters.FilterSet):
 
     class Meta:
         model = Lead
-        fields = ("stage", "funnel", "campaign", "source", "external_id", "do_not_email", "owner", "q")
+        fields = (
+            "stage",
+            "funnel",
+            "campaign",
+            "source",
+            "external_id",
+            "do_not_email",
+            "owner",
+            "q",
+        )
 
     def filter_funnel(self, queryset, name, value):
         return leads_in_bucket(queryset, value)

@@ -9,8 +9,9 @@ from .stages import BUCKET_OF, Stage
 class Lead(models.Model):
     """A person in the funnel. Its `stage` is written only by `funnel.services`."""
 
-    email = models.EmailField(max_length=254, null=True, blank=True)
-    external_id = models.CharField(
+    # NULL, not "", where absent: the unique constraints apply only where a value exists.
+    email = models.EmailField(max_length=254, null=True, blank=True)  # noqa: DJ001
+    external_id = models.CharField(  # noqa: DJ001
         max_length=255, null=True, blank=True, help_text="The id in the system it came from."
     )
     first_name = models.CharField(max_length=150, blank=True, default="")

@@ -21,7 +21,10 @@ def can_act_on(user, lead: Lead) -> bool:
 
 def ownership_refusal(user, lead: Lead) -> str:
     owner = lead.owner.get_username() if lead.owner_id else "nobody"
-    return f"Lead {lead.pk} belongs to {owner}; a sales rep acts only on their own and unassigned leads."
+    return (
+        f"Lead {lead.pk} belongs to {owner}; "
+        "a sales rep acts only on their own and unassigned leads."
+    )
 
 
 def lead_for_user(user, lead_id, *, write: bool = False, lock: bool = False) -> Lead:

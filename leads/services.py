@@ -34,7 +34,9 @@ class DuplicateLead(Exception):
     def __init__(self, existing: Lead, field: str):
         self.existing = existing
         self.field = field
-        super().__init__(f"A lead with this {field.replace('_', ' ')} exists already (id {existing.pk}).")
+        super().__init__(
+            f"A lead with this {field.replace('_', ' ')} exists already (id {existing.pk})."
+        )
 
 
 def _check_identity(lead: Lead) -> None:
@@ -74,11 +76,17 @@ def lead_update(*, lead: Lead, actor, changes: dict) -> Lead:
             lead.save()
     except IntegrityError as exc:
         # A concurrent writer took the e-mail or external id between the check and the save.
-        existing = Lead.objects.filter(email=lead.email).exclude(pk=lead.pk).first() if lead.email else None
+        existing = (
+            Lead.objects.filter(email=lead.email).exclude(pk=lead.pk).first()
+            if lead.email
+            else None
+        )
         if existing is None and lead.external_id:
             existing = Lead.objects.filter(external_id=lead.external_id).exclude(pk=lead.pk).first()
         if existing is not None:
-            raise DuplicateLead(existing, "email" if existing.email == lead.email else "external_id") from exc
+            raise DuplicateLead(
+                existing, "email" if existing.email == lead.email else "external_id"
+            ) from exc
         raise
     return lead
 

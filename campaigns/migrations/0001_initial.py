@@ -7,43 +7,111 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0001_initial'),
+        ("leads", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('channel', models.CharField(choices=[('paid_search', 'Paid search'), ('paid_social', 'Paid social'), ('landing_page', 'Landing page'), ('brochure', 'Brochure'), ('webinar', 'Webinar'), ('event', 'Event'), ('email', 'E-mail'), ('content', 'Content'), ('referral', 'Referral'), ('other', 'Other')], default='other', max_length=20)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("paid_search", "Paid search"),
+                            ("paid_social", "Paid social"),
+                            ("landing_page", "Landing page"),
+                            ("brochure", "Brochure"),
+                            ("webinar", "Webinar"),
+                            ("event", "Event"),
+                            ("email", "E-mail"),
+                            ("content", "Content"),
+                            ("referral", "Referral"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='CampaignMembership',
+            name="CampaignMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('joined_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('how', models.CharField(choices=[('import', 'Import'), ('form', 'Form'), ('api', 'API'), ('manual', 'Manual'), ('demo', 'Demo data')], default='manual', max_length=10)),
-                ('touched_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('touches', models.PositiveIntegerField(default=1)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='campaigns.campaign')),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='leads.lead')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "how",
+                    models.CharField(
+                        choices=[
+                            ("import", "Import"),
+                            ("form", "Form"),
+                            ("api", "API"),
+                            ("manual", "Manual"),
+                            ("demo", "Demo data"),
+                        ],
+                        default="manual",
+                        max_length=10,
+                    ),
+                ),
+                ("touched_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("touches", models.PositiveIntegerField(default=1)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="leads.lead",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['campaign', 'joined_at'], name='membership_campaign'), models.Index(fields=['lead', 'joined_at'], name='membership_lead')],
-                'constraints': [models.UniqueConstraint(fields=('lead', 'campaign'), name='membership_unique')],
+                "indexes": [
+                    models.Index(fields=["campaign", "joined_at"], name="membership_campaign"),
+                    models.Index(fields=["lead", "joined_at"], name="membership_lead"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("lead", "campaign"), name="membership_unique")
+                ],
             },
         ),
     ]

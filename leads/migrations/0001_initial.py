@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,35 +16,105 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(blank=True, max_length=254, null=True)),
-                ('external_id', models.CharField(blank=True, help_text='The id in the system it came from.', max_length=255, null=True)),
-                ('first_name', models.CharField(blank=True, default='', max_length=150)),
-                ('last_name', models.CharField(blank=True, default='', max_length=150)),
-                ('company', models.CharField(blank=True, default='', max_length=255)),
-                ('title', models.CharField(blank=True, default='', max_length=255)),
-                ('phone', models.CharField(blank=True, default='', max_length=64)),
-                ('country', models.CharField(blank=True, default='', max_length=100)),
-                ('city', models.CharField(blank=True, default='', max_length=100)),
-                ('industry', models.CharField(blank=True, default='', max_length=150)),
-                ('company_size', models.PositiveIntegerField(blank=True, null=True)),
-                ('website', models.CharField(blank=True, default='', max_length=255)),
-                ('source', models.CharField(blank=True, default='', max_length=150)),
-                ('do_not_email', models.BooleanField(default=False)),
-                ('attributes', models.JSONField(blank=True, default=dict)),
-                ('stage', models.CharField(choices=[('suspect', 'Suspect'), ('mql', 'MQL'), ('sal', 'SAL'), ('sql', 'SQL'), ('opportunity', 'Opportunity'), ('customer', 'Customer'), ('nurture', 'Nurture'), ('junk', 'Junk')], default='suspect', max_length=16)),
-                ('stage_changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('score', models.IntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_leads', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(blank=True, max_length=254, null=True)),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The id in the system it came from.",
+                        max_length=255,
+                        null=True,
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, default="", max_length=150)),
+                ("last_name", models.CharField(blank=True, default="", max_length=150)),
+                ("company", models.CharField(blank=True, default="", max_length=255)),
+                ("title", models.CharField(blank=True, default="", max_length=255)),
+                ("phone", models.CharField(blank=True, default="", max_length=64)),
+                ("country", models.CharField(blank=True, default="", max_length=100)),
+                ("city", models.CharField(blank=True, default="", max_length=100)),
+                ("industry", models.CharField(blank=True, default="", max_length=150)),
+                ("company_size", models.PositiveIntegerField(blank=True, null=True)),
+                ("website", models.CharField(blank=True, default="", max_length=255)),
+                ("source", models.CharField(blank=True, default="", max_length=150)),
+                ("do_not_email", models.BooleanField(default=False)),
+                ("attributes", models.JSONField(blank=True, default=dict)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("suspect", "Suspect"),
+                            ("mql", "MQL"),
+                            ("sal", "SAL"),
+                            ("sql", "SQL"),
+                            ("opportunity", "Opportunity"),
+                            ("customer", "Customer"),
+                            ("nurture", "Nurture"),
+                            ("junk", "Junk"),
+                        ],
+                        default="suspect",
+                        max_length=16,
+                    ),
+                ),
+                ("stage_changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("score", models.IntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="owned_leads",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['stage', 'owner'], name='lead_stage_owner'), models.Index(fields=['stage', 'stage_changed_at'], name='lead_stage_since'), models.Index(fields=['owner'], name='lead_owner'), models.Index(fields=['created_at'], name='lead_created')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('email__isnull', False)), fields=('email',), name='lead_email_unique'), models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('external_id',), name='lead_external_id_unique'), models.CheckConstraint(condition=models.Q(('email__isnull', False), ('external_id__isnull', False), _connector='OR'), name='lead_has_email_or_external_id'), models.CheckConstraint(condition=models.Q(('email__isnull', True), ('email', django.db.models.functions.text.Lower('email')), _connector='OR'), name='lead_email_lowercase')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["stage", "owner"], name="lead_stage_owner"),
+                    models.Index(fields=["stage", "stage_changed_at"], name="lead_stage_since"),
+                    models.Index(fields=["owner"], name="lead_owner"),
+                    models.Index(fields=["created_at"], name="lead_created"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("email__isnull", False)),
+                        fields=("email",),
+                        name="lead_email_unique",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("external_id__isnull", False)),
+                        fields=("external_id",),
+                        name="lead_external_id_unique",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("email__isnull", False),
+                            ("external_id__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="lead_has_email_or_external_id",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("email__isnull", True),
+                            ("email", django.db.models.functions.text.Lower("email")),
+                            _connector="OR",
+                        ),
+                        name="lead_email_lowercase",
+                    ),
+                ],
             },
         ),
     ]

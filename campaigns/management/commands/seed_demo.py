@@ -18,7 +18,7 @@ from leads.roles import ADMIN, MANAGER, MARKETER, SALES_REP
 from ...models import Campaign, CampaignMembership
 from ...services import membership_touch
 
-PASSWORD = "handoff-demo"
+PASSWORD = "handoff-demo"  # noqa: S105 (the documented demo password)
 USERS = [
     ("marketer", "Maya", "Marketer", MARKETER),
     ("rep", "Ravi", "Rep", SALES_REP),
@@ -32,24 +32,83 @@ CAMPAIGNS = [
     ("Berlin trade show", "berlin-trade-show", "event"),
     ("Buyer's guide brochure", "buyers-guide", "brochure"),
 ]
-FIRST = ["Anna", "Ben", "Chloe", "Dev", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas",
-         "Kemal", "Lena", "Marco", "Nora", "Omar", "Priya", "Quinn", "Rui", "Sofia", "Tariq"]
-LAST = ["Adler", "Bauer", "Costa", "Dubois", "Evans", "Fischer", "García", "Hansen", "Ivanova",
-        "Jensen", "Kowalski", "Larsen", "Moreau", "Novak", "Okafor", "Petrov", "Rossi", "Silva"]
-COMPANIES = [("Acme Logistics", "logistics", 420), ("Brightwave", "software", 85),
-             ("Cobalt Health", "healthcare", 1200), ("Dunmore Foods", "retail", 300),
-             ("Eastgate Bank", "finance", 5000), ("Fjord Energy", "energy", 760),
-             ("Globex", "manufacturing", 2300), ("Helix Labs", "biotech", 140),
-             ("Ironclad Security", "software", 60), ("Juniper Travel", "travel", 35)]
-COUNTRIES = [("Germany", "Berlin"), ("France", "Paris"), ("Netherlands", "Amsterdam"),
-             ("Spain", "Madrid"), ("United Kingdom", "London"), ("Portugal", "Lisbon")]
-TITLES = ["Head of Sales", "Marketing Manager", "VP Operations", "Director of IT", "CFO",
-          "Sales Operations Analyst", "Founder", "Student"]
+FIRST = [
+    "Anna",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elif",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kemal",
+    "Lena",
+    "Marco",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rui",
+    "Sofia",
+    "Tariq",
+]
+LAST = [
+    "Adler",
+    "Bauer",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "García",
+    "Hansen",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Petrov",
+    "Rossi",
+    "Silva",
+]
+COMPANIES = [
+    ("Acme Logistics", "logistics", 420),
+    ("Brightwave", "software", 85),
+    ("Cobalt Health", "healthcare", 1200),
+    ("Dunmore Foods", "retail", 300),
+    ("Eastgate Bank", "finance", 5000),
+    ("Fjord Energy", "energy", 760),
+    ("Globex", "manufacturing", 2300),
+    ("Helix Labs", "biotech", 140),
+    ("Ironclad Security", "software", 60),
+    ("Juniper Travel", "travel", 35),
+]
+COUNTRIES = [
+    ("Germany", "Berlin"),
+    ("France", "Paris"),
+    ("Netherlands", "Amsterdam"),
+    ("Spain", "Madrid"),
+    ("United Kingdom", "London"),
+    ("Portugal", "Lisbon"),
+]
+TITLES = [
+    "Head of Sales",
+    "Marketing Manager",
+    "VP Operations",
+    "Director of IT",
+    "CFO",
+    "Sales Operations Analyst",
+    "Founder",
+    "Student",
+]
 SOURCES = ["google", "linkedin", "webinar", "event", "referral", "website"]
 
 
 class Command(BaseCommand):
-    help = "Load demo users (password handoff-demo), campaigns and leads. Running it twice adds nothing."
+    help = "Load demo users (password handoff-demo), campaigns and leads. Idempotent."
 
     def add_arguments(self, parser):
         parser.add_argument("--leads", type=int, default=320)
@@ -66,7 +125,9 @@ class Command(BaseCommand):
         for number in range(leads):
             with transaction.atomic():
                 self._lead(number, rng, now, users, campaigns)
-        self.stdout.write(self.style.SUCCESS(f"Loaded {leads} demo leads in {len(campaigns)} campaigns."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Loaded {leads} demo leads in {len(campaigns)} campaigns.")
+        )
 
     def _users(self):
         User = get_user_model()
@@ -74,7 +135,11 @@ class Command(BaseCommand):
         for username, first, last, role in USERS:
             user, created = User.objects.get_or_create(
                 username=username,
-                defaults={"first_name": first, "last_name": last, "email": f"{username}@handoff.test"},
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@handoff.test",
+                },
             )
             if created:
                 user.set_password(PASSWORD)
@@ -148,16 +213,23 @@ class Command(BaseCommand):
             return
         if roll < 0.35:
             return  # stays a suspect
-        if not step("mql", None if rng.random() < 0.5 else marketer, system_actor="score over 50",
-                    campaign=campaign):
+        if not step(
+            "mql",
+            None if rng.random() < 0.5 else marketer,
+            system_actor="score over 50",
+            campaign=campaign,
+        ):
             return
         for _lap in range(2):
             roll = rng.random()
             if roll < 0.25:
                 return  # waits in the queue
             if roll < 0.40:
-                step("nurture", rep(), reason=reasons[rng.choice(["not_in_segment", "no_budget",
-                                                                  "not_ready_yet"])])
+                step(
+                    "nurture",
+                    rep(),
+                    reason=reasons[rng.choice(["not_in_segment", "no_budget", "not_ready_yet"])],
+                )
             elif roll < 0.45:
                 step("junk", rep(), reason=reasons["spam"])
                 return
@@ -169,24 +241,35 @@ class Command(BaseCommand):
                 elif rng.random() < 0.2:
                     return
                 else:
-                    answers = {"budget": "Approved for this year", "authority": "Signs off",
-                               "need": "Replacing spreadsheets", "timeline": "This quarter"}
+                    answers = {
+                        "budget": "Approved for this year",
+                        "authority": "Signs off",
+                        "need": "Replacing spreadsheets",
+                        "timeline": "This quarter",
+                    }
                     if not step("sql", rep(), fields=answers) or rng.random() < 0.2:
                         return
                     close = (at + dt.timedelta(days=45)).date()
-                    if not step("opportunity", rep(), fields={"amount": rng.randrange(5, 120) * 1000,
-                                                              "expected_close": close}):
+                    if not step(
+                        "opportunity",
+                        rep(),
+                        fields={"amount": rng.randrange(5, 120) * 1000, "expected_close": close},
+                    ):
                         return
                     roll = rng.random()
                     if roll < 0.45:
                         step("customer", rep(), hours=(48, 900))
                         return
                     if roll < 0.8:
-                        step("nurture", rep(), hours=(48, 900), reason=reasons["lost_to_competitor"])
+                        step(
+                            "nurture", rep(), hours=(48, 900), reason=reasons["lost_to_competitor"]
+                        )
                     else:
                         return
             lead.refresh_from_db()
             if lead.stage != "nurture" or rng.random() < 0.6:
                 return
-            if not step("mql", None, hours=(200, 1500), system_actor="re-engaged: clicked nurture e-mail"):
+            if not step(
+                "mql", None, hours=(200, 1500), system_actor="re-engaged: clicked nurture e-mail"
+            ):
                 return

@@ -1,0 +1,21 @@
+# One image for web, worker and beat.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HANDOFF_VAR_DIR=/app/var
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY config ./config
+COPY leads ./leads
+COPY funnel ./funnel
+COPY campaigns ./campaigns
+RUN pip install .
+COPY . .
+# collectstatic needs settings to load, not real secrets.
+RUN DEBUG=0 SECRET_KEY=collectstatic-only-not-a-secret-0123456789abcdefghijklmnop \
+    python manage.py collectstatic --noinput
+
+RUN useradd --create-home handoff && mkdir -p /app/var && chown -R handoff /app/var
+USER handoff
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
