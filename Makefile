@@ -41,8 +41,8 @@ format: install ## ruff: fix what can be fixed and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install ## Benchmarks against in-process baselines (needs DATABASE_URL on PostgreSQL)
-	$(PY) benchmarks/run.py
+bench: install ## Benchmarks as ratios to in-process baselines (PostgreSQL via DATABASE_URL; ONLY=name)
+	$(PY) benchmarks/run.py $(ONLY)
 
 check-deploy: install ## Django's deployment checklist under production settings
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=')} \

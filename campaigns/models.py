@@ -65,3 +65,29 @@ class CampaignMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id} in {self.campaign_id}"
+
+
+class EngagementEvent(models.Model):
+    """Something a lead did that shows interest: it adds to the lead's engagement score."""
+
+    class Kind(models.TextChoices):
+        FORM_SUBMITTED = "form_submitted", "Form submitted"
+        EMAIL_OPENED = "email_opened", "E-mail opened"
+        LINK_CLICKED = "link_clicked", "Link clicked"
+        PAGE_VISITED = "page_visited", "Page visited"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="engagements")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    points = models.IntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["lead", "at"], name="engagement_lead_at")]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} {self.kind} +{self.points}"

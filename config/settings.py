@@ -196,6 +196,14 @@ SPECTACULAR_SETTINGS = {
 # --- Handoff ------------------------------------------------------------------
 HANDOFF_CURRENCY = env_str("HANDOFF_CURRENCY", "EUR")
 HANDOFF_MAX_OPPORTUNITY_AMOUNT = env_int("HANDOFF_MAX_OPPORTUNITY_AMOUNT", 1_000_000_000, minimum=1)
+# Scoring: a suspect or nurtured lead whose score reaches the threshold becomes an MQL.
+HANDOFF_MQL_THRESHOLD = env_int("HANDOFF_MQL_THRESHOLD", 50, minimum=1)
+HANDOFF_ENGAGEMENT_POINTS = {
+    "form_submitted": env_int("HANDOFF_POINTS_FORM", 50),
+    "email_opened": env_int("HANDOFF_POINTS_OPEN", 5),
+    "link_clicked": env_int("HANDOFF_POINTS_CLICK", 20),
+    "page_visited": env_int("HANDOFF_POINTS_VISIT", 10),
+}
 
 LOGGING = {
     "version": 1,
