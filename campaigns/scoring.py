@@ -5,6 +5,7 @@ This is the first cut (points per event, no decay, no fit rules); the marketing 
 extends it. Callers use `engagement_record` and nothing else.
 """
 
+import contextlib
 import datetime as dt
 
 from django.conf import settings
@@ -58,7 +59,8 @@ def engagement_record(
         lead.save(update_fields=["score", "updated_at"])
         threshold = settings.HANDOFF_MQL_THRESHOLD
         if lead.stage in THRESHOLD_MOVES and lead.score >= threshold:
-            try:
+            # If the lead moved on meanwhile the move is refused; the engagement still counts.
+            with contextlib.suppress(TransitionError):
                 transition_lead(
                     lead_id=lead.pk,
                     to=Stage.MQL,
@@ -67,6 +69,4 @@ def engagement_record(
                     campaign=campaign,
                     at=at,
                 )
-            except TransitionError:
-                pass  # the lead moved on meanwhile; the engagement still counts
     return event
