@@ -18,6 +18,7 @@ class TransitionForm(forms.Form):
     def __init__(self, *args, rule: Rule, **kwargs):
         # Several action forms share a page: keep their element ids apart.
         kwargs.setdefault("auto_id", f"id_{rule.verb}_{rule.target}_%s")
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.rule = rule
         self.fields["to"].initial = rule.target

@@ -94,7 +94,7 @@ class LeadWriteSerializer(serializers.Serializer):
     owner = serializers.CharField(required=False, allow_null=True, max_length=150)
     stage = serializers.ChoiceField(choices=ENTRY_STAGES, required=False)
 
-    read_only = {
+    ignored_fields = {
         "id",
         "funnel",
         "stage_changed_at",
@@ -111,7 +111,7 @@ class LeadWriteSerializer(serializers.Serializer):
             raise serializers.ValidationError(exc.messages[0]) from None
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields) - self.read_only
+        unknown = set(self.initial_data) - set(self.fields) - self.ignored_fields
         if unknown:
             raise serializers.ValidationError(
                 {name: ["Not a lead field."] for name in sorted(unknown)}

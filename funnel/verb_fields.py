@@ -76,6 +76,8 @@ def clean_conversion(fields: dict, *, today: dt.date) -> dict:
             errors["amount"] = [f"The amount must be at most {limit:,}."]
         elif amount != amount.quantize(Decimal("0.01")):
             errors["amount"] = ["The amount has at most two decimals."]
+        else:
+            amount = amount.quantize(Decimal("0.01"))
 
     raw_close = fields.get("expected_close")
     close = raw_close if isinstance(raw_close, dt.date) else None

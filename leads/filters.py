@@ -13,7 +13,10 @@ class LeadFilter(django_filters.FilterSet):
     campaign = django_filters.CharFilter(method="filter_campaign", max_length=100)
     source = django_filters.CharFilter(field_name="source", lookup_expr="iexact", max_length=150)
     external_id = django_filters.CharFilter(field_name="external_id", max_length=255)
-    do_not_email = django_filters.BooleanFilter()
+    do_not_email = django_filters.TypedChoiceFilter(
+        choices=[(value, value) for value in ("true", "false", "1", "0")],
+        coerce=lambda value: value in ("true", "1"),
+    )
     owner = django_filters.CharFilter(
         method="filter_owner", max_length=150, help_text="`me`, `none` or a username."
     )

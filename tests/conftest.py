@@ -26,7 +26,9 @@ def missing_service(reason: str):
 def _defaults_after_flush(request):
     """Transactional tests flush every table afterwards, data migrations' rows included:
     put the installation's defaults back for the ones that need committed data."""
-    if {"transactional_db", "live_server"} & set(request.fixturenames):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    if transactional or {"transactional_db", "live_server"} & set(request.fixturenames):
         from funnel.defaults import seed_defaults
         from funnel.models import PipelineStage
 
