@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Campaign, CampaignMembership
+from .models import Campaign, CampaignMembership, EngagementEvent
 
 
 @admin.register(Campaign)
@@ -15,4 +15,11 @@ class CampaignAdmin(admin.ModelAdmin):
 class CampaignMembershipAdmin(admin.ModelAdmin):
     list_display = ("lead", "campaign", "how", "joined_at", "touched_at", "touches")
     list_filter = ("how", "campaign")
+    raw_id_fields = ("lead",)
+
+
+@admin.register(EngagementEvent)
+class EngagementEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "lead", "kind", "points", "campaign", "detail")
+    list_filter = ("kind",)
     raw_id_fields = ("lead",)
