@@ -101,3 +101,28 @@ def test_the_beat_task_queues_one_notification_per_breach(smtp_server, make_lead
     finally:
         app.conf.task_always_eager = eager
     assert len(smtp_server.messages) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_real_worker_e_mails_a_breach_once(worker, smtp_server, make_lead, rep):
+    import re
+
+    from funnel.tasks import find_sla_breaches
+    from tests.services import wait_for
+
+    WorkspaceSettings.objects.filter(pk=1).update(sla_hours=1)
+    _age(make_lead("mql", owner=rep), 2)
+    process = worker()
+    for _ in range(3):
+        find_sla_breaches.delay()
+
+    def settled():
+        log = process.log()
+        received = re.findall(r"Task funnel\.(\w+)\[[^\]]+\] received", log)
+        done = re.findall(r"Task funnel\.(\w+)\[[^\]]+\] succeeded", log)
+        return done.count("find_sla_breaches") == 3 and len(done) == len(received)
+
+    wait_for(settled, message="three beat runs and every notification they queued")
+    assert SlaBreach.objects.get().notified_at is not None
+    assert len(smtp_server.messages) == 1
