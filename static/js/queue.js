@@ -39,3 +39,15 @@
     if (following) focusRow(following);
   });
 })();
+// A refusal htmx does not swap (a 403 for a colleague's lead, a server error): say so in the row.
+document.addEventListener("htmx:responseError", function (event) {
+  var row = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("tr") : null;
+  if (!row) return;
+  var note = row.querySelector(".htmx-refusal") || document.createElement("p");
+  note.className = "error htmx-refusal";
+  note.setAttribute("role", "alert");
+  note.textContent = event.detail.xhr.status === 403
+    ? "Refused: this lead is not yours to act on. Reload the queue."
+    : "That did not work (" + event.detail.xhr.status + "). Reload the queue and try again.";
+  row.lastElementChild.prepend(note);
+});
