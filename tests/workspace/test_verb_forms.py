@@ -114,3 +114,13 @@ def test_a_rep_is_offered_no_action_on_a_colleagues_lead(client_for, make_lead, 
     assert response.status_code == 403
     lead.refresh_from_db()
     assert lead.stage == "sal"
+
+
+def test_a_rep_claims_an_unassigned_mql_from_its_page(client_for, make_lead, rep, rep2):
+    lead = make_lead("mql")
+    assert "Claim" in client_for(rep).get(f"/leads/{lead.pk}/").content.decode()
+    response = client_for(rep).post(f"/queue/{lead.pk}/claim/", {"back": "lead"})
+    assert response["Location"] == f"/leads/{lead.pk}/"
+    lead.refresh_from_db()
+    assert lead.owner == rep
+    assert "Claim" not in client_for(rep2).get(f"/leads/{lead.pk}/").content.decode()
