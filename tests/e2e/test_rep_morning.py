@@ -24,7 +24,7 @@ def test_a_reps_morning(page, rep, morning):
 
     ana, ben, cy = morning["Ana"], morning["Ben"], morning["Cy"]
     log_in(page, "rep")
-    page.get_by_role("link", name="Queue").click()
+    page.get_by_role("link", name="Queue", exact=True).click()
     expect(page.get_by_role("heading", name="MQL queue")).to_be_visible()
     expect(page.locator("tr.queue-row")).to_have_count(3)
 
@@ -65,7 +65,7 @@ def test_a_reps_morning(page, rep, morning):
     expect(page.get_by_text("Convert: Ana Lead is now OPPORTUNITY.")).to_be_visible()
 
     # Win it from the pipeline.
-    page.get_by_role("link", name="Pipeline").click()
+    page.get_by_role("link", name="Pipeline", exact=True).click()
     proposal = page.locator("[data-stage=proposal]")
     expect(proposal.locator("[data-count]")).to_have_text("1")
     expect(proposal.locator("[data-sum]")).to_have_text("24,000.00")
