@@ -57,7 +57,7 @@ def test_it_leaves_owned_leads_and_other_stages_alone(make_lead, reps, rep2):
 
 
 def test_it_assigns_nobody_when_round_robin_is_off(make_lead, reps):
-    WorkspaceSettings.objects.filter(pk=1).update(round_robin=False)
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"round_robin": False})
     lead = make_lead("mql")
     assert lead_assign_round_robin(lead_id=lead.pk) is None
     assert _owner_of(lead) is None

@@ -41,7 +41,7 @@ def test_a_rep_sees_their_own_and_unassigned_mqls_oldest_first(
 def test_the_queue_shows_criteria_age_sla_source_and_campaign(client_for, make_lead, rep):
     from campaigns.models import Campaign, CampaignMembership
 
-    WorkspaceSettings.objects.filter(pk=1).update(sla_hours=2)
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 2})
     lead = make_lead("mql", owner=rep, email="ana@gmail.com", source="webinar")
     campaign = Campaign.objects.create(name="Spring webinar", slug="spring")
     CampaignMembership.objects.create(lead=lead, campaign=campaign)

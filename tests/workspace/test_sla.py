@@ -31,7 +31,7 @@ def _age(lead, hours):
 
 
 def test_it_finds_a_breach_once_and_e_mails_it_once(smtp_server, make_lead, rep, manager, rep2):
-    WorkspaceSettings.objects.filter(pk=1).update(sla_hours=4)
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 4})
     late = make_lead("mql", owner=rep, first_name="Ana", last_name="Late")
     _age(late, 5)
     fresh = make_lead("mql", owner=rep2)
@@ -57,7 +57,7 @@ def test_it_finds_a_breach_once_and_e_mails_it_once(smtp_server, make_lead, rep,
 
 
 def test_a_lead_back_in_mql_later_is_a_new_breach(smtp_server, make_lead, rep, manager):
-    WorkspaceSettings.objects.filter(pk=1).update(sla_hours=1)
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 1})
     lead = make_lead("mql", owner=rep)
     _age(lead, 2)
     [first] = sla_breaches_find()
@@ -74,7 +74,7 @@ def test_a_lead_back_in_mql_later_is_a_new_breach(smtp_server, make_lead, rep, m
 def test_a_failed_send_is_not_marked_and_goes_out_on_retry(smtp_server, make_lead, rep):
     from smtplib import SMTPException
 
-    WorkspaceSettings.objects.filter(pk=1).update(sla_hours=1)
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 1})
     lead = make_lead("mql", owner=rep)
     _age(lead, 2)
     [breach] = sla_breaches_find()
@@ -90,7 +90,7 @@ def test_the_beat_task_queues_one_notification_per_breach(smtp_server, make_lead
     from config.celery import app
     from funnel.tasks import find_sla_breaches
 
-    WorkspaceSettings.objects.filter(pk=1).update(sla_hours=1)
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 1})
     for _ in range(2):
         _age(make_lead("mql", owner=rep), 2)
     eager = app.conf.task_always_eager
@@ -111,7 +111,7 @@ def test_a_real_worker_e_mails_a_breach_once(worker, smtp_server, make_lead, rep
     from funnel.tasks import find_sla_breaches
     from tests.services import wait_for
 
-    WorkspaceSettings.objects.filter(pk=1).update(sla_hours=1)
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 1})
     _age(make_lead("mql", owner=rep), 2)
     process = worker()
     for _ in range(3):
