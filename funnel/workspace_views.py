@@ -16,7 +16,7 @@ from leads.selectors import lead_for_user, lead_owner_candidates
 from leads.stages import Stage
 
 from . import assignment, pipeline, queue
-from .errors import TransitionError
+from .errors import AlreadyTaken, TransitionError
 from .lifecycle import BANT, rules_from
 from .models import AcceptanceCriterion, PipelineStage, TerritoryRule, WorkspaceSettings
 from .selectors import reasons_for
@@ -117,12 +117,31 @@ def _back(request, lead):
     return redirect("queue")
 
 
+def _check_not_taken(request, lead, from_stage: str) -> None:
+    """The page showed the lead unassigned, and a colleague has taken it since: a conflict
+    (409, saying who), not a plain refusal."""
+    seen_owner = request.POST.get("seen_owner")
+    if (
+        seen_owner == ""
+        and lead.stage == from_stage
+        and lead.owner_id not in (None, request.user.pk)
+        and not is_manager(request.user)
+    ):
+        raise AlreadyTaken(
+            f"{lead.owner.get_username()} took {lead.display_name} after you opened this page; "
+            "it is theirs now.",
+            lead_id=lead.pk,
+        )
+
+
 @login_required
 @require_POST
 def lead_decide(request, pk):
     """One decision from the queue or the pipeline: a verb on the stage the user saw."""
     _require_sales(request.user)
-    lead = lead_for_user(request.user, pk, write=True)
+    # Read access only: the service answers a lead that moved on with a 409 naming who moved
+    # it, before it answers a colleague's lead with a 403.
+    lead = lead_for_user(request.user, pk)
     from_stage = request.POST.get("from_stage") or Stage.MQL
     verb = request.POST.get("verb", "")
     rule = _rule_for_verb(from_stage, verb)
@@ -134,6 +153,7 @@ def lead_decide(request, pk):
         messages.error(request, message)
         return _back(request, lead)
     try:
+        _check_not_taken(request, lead, from_stage)
         transition_lead(
             lead_id=lead.pk,
             to=rule.target,
@@ -201,7 +221,8 @@ def queue_bulk(request):
 @require_POST
 def lead_claim(request, pk):
     _require_sales(request.user)
-    lead = lead_for_user(request.user, pk, write=True)
+    # A lead a colleague took first is a 409 from the service, naming them.
+    lead = lead_for_user(request.user, pk)
     try:
         assignment.lead_claim(lead_id=lead.pk, actor=request.user)
     except TransitionError as exc:

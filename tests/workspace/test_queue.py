@@ -145,7 +145,6 @@ def test_a_colleagues_lead_is_a_403_on_every_queue_action(client_for, make_lead,
     client = client_for(rep)
     for url, data in [
         (f"/queue/{lead.pk}/decide/", {"verb": "accept", "from_stage": "mql"}),
-        (f"/queue/{lead.pk}/claim/", {}),
         (f"/queue/{lead.pk}/reassign/", {"owner": "rep"}),
         (f"/leads/{lead.pk}/move/", {"to": "sal", "from_stage": "mql"}),
     ]:
@@ -174,8 +173,34 @@ def test_a_rep_claims_from_the_queue_and_a_second_claim_is_a_409(client_for, mak
     assert client_for(rep).post(f"/queue/{lead.pk}/claim/").status_code == 302
     lead.refresh_from_db()
     assert lead.owner == rep
-    # The colleague now sees a 403: the lead is rep's.
-    assert client_for(rep2).post(f"/queue/{lead.pk}/claim/").status_code == 403
+    # The colleague, a moment late, gets a 409 saying who took it.
+    response = client_for(rep2).post(f"/queue/{lead.pk}/claim/")
+    assert response.status_code == 409
+    assert f"rep already took lead {lead.pk}." in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.owner == rep
+
+
+def test_accepting_a_lead_a_colleague_took_since_the_page_opened_is_a_409(
+    client_for, make_lead, rep, rep2
+):
+    lead = make_lead("mql", first_name="Dora")
+    page = client_for(rep).get("/queue/").content.decode()
+    assert 'name="seen_owner" value=""' in page
+    client_for(rep2).post(f"/queue/{lead.pk}/claim/")
+    response = client_for(rep).post(
+        f"/queue/{lead.pk}/decide/", {"verb": "accept", "from_stage": "mql", "seen_owner": ""}
+    )
+    assert response.status_code == 409
+    assert "rep2 took Dora after you opened this page" in response.content.decode()
+    response = client_for(rep).post(
+        f"/queue/{lead.pk}/decide/",
+        {"verb": "accept", "from_stage": "mql", "seen_owner": ""},
+        **HTMX,
+    )
+    assert "rep2 took Dora after you opened this page" in response.content.decode()
+    lead.refresh_from_db()
+    assert (lead.stage, lead.owner) == ("mql", rep2)
 
 
 def test_a_manager_reassigns_from_the_queue(client_for, make_lead, rep, rep2, manager):
