@@ -115,3 +115,31 @@ def test_a_manager_cannot_reassign_to_an_inactive_user(make_lead, rep, rep2, man
     with pytest.raises(InvalidTransition, match="not active"):
         lead_reassign(lead_id=lead.pk, actor=manager, owner="rep2")
     assert _owner_of(lead) == "rep"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_mqls_arriving_at_once_go_to_two_reps(make_lead, reps):
+    import threading
+
+    from django.db import connection
+
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"round_robin": False})
+    leads = [make_lead("mql") for _ in range(2)]
+    WorkspaceSettings.objects.filter(pk=1).update(round_robin=True)
+    barrier = threading.Barrier(2)
+    chosen = []
+
+    def assign(lead):
+        try:
+            barrier.wait(timeout=10)
+            chosen.append(lead_assign_round_robin(lead_id=lead.pk).username)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=assign, args=(lead,)) for lead in leads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(chosen) == ["r1", "r2"]
