@@ -20,3 +20,9 @@ app.conf.update(
     beat_schedule={},
 )
 app.autodiscover_tasks()
+
+# --- sales workspace: MQL SLA breaches -------------------------------------------------------
+app.conf.beat_schedule["funnel-find-sla-breaches"] = {
+    "task": "funnel.find_sla_breaches",
+    "schedule": float(os.environ.get("HANDOFF_SLA_CHECK_SECONDS") or 300),
+}

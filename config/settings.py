@@ -217,3 +217,10 @@ LOGGING = {
 if TESTING:
     # Hashing passwords at full strength would dominate the suite's run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- sales workspace (queue, assignment, SLA) ---------------------------------------------
+# How often beat looks for MQLs waiting past the SLA (the SLA hours are a setting managers edit).
+HANDOFF_SLA_CHECK_SECONDS = env_int("HANDOFF_SLA_CHECK_SECONDS", 300, minimum=10)
+# Most rows the MQL queue shows on one page, and the most leads one bulk decision takes.
+HANDOFF_QUEUE_PAGE_SIZE = env_int("HANDOFF_QUEUE_PAGE_SIZE", 50, minimum=1)
+HANDOFF_BULK_MAX = env_int("HANDOFF_BULK_MAX", 200, minimum=1)

@@ -18,6 +18,11 @@ api = [
     path(
         "leads/<int:pk>/transitions/", funnel_api.LeadTransitions.as_view(), name="api-transitions"
     ),
+    path(
+        "leads/bulk-transitions/",
+        funnel_api.BulkTransitions.as_view(),
+        name="api-bulk-transitions",
+    ),
     path("reasons/", funnel_api.ReasonList.as_view(), name="api-reasons"),
     path("funnel/", funnel_api.FunnelView.as_view(), name="api-funnel"),
     path("campaigns/", campaigns_api.CampaignListCreate.as_view(), name="api-campaigns"),
@@ -37,6 +42,7 @@ urlpatterns = [
     path("leads/<int:pk>/", funnel_views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/move/", funnel_views.lead_move, name="lead-move"),
     path("dashboard/", funnel_views.dashboard, name="dashboard"),
+    path("", include("funnel.urls")),
     path("api/", include(api)),
     path("admin/", admin.site.urls),
 ]

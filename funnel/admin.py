@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from .models import Opportunity, PipelineStage, ReasonCode, Transition
+from .models import (
+    AcceptanceCriterion,
+    Opportunity,
+    PipelineStage,
+    ReasonCode,
+    SlaBreach,
+    TerritoryRule,
+    Transition,
+    WorkspaceSettings,
+)
 
 
 @admin.register(ReasonCode)
@@ -60,3 +69,28 @@ class OpportunityAdmin(admin.ModelAdmin):
     list_filter = ("status", "pipeline_stage")
     raw_id_fields = ("lead",)
     readonly_fields = ("status", "closed_at")
+
+
+@admin.register(AcceptanceCriterion)
+class AcceptanceCriterionAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "field", "required", "is_active", "order")
+    list_editable = ("required", "is_active", "order")
+
+
+@admin.register(TerritoryRule)
+class TerritoryRuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "countries", "is_active", "order")
+    filter_horizontal = ("reps",)
+    readonly_fields = ("last_assigned",)
+
+
+@admin.register(WorkspaceSettings)
+class WorkspaceSettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "sla_hours", "round_robin")
+    readonly_fields = ("last_assigned",)
+
+
+@admin.register(SlaBreach)
+class SlaBreachAdmin(admin.ModelAdmin):
+    list_display = ("lead", "mql_since", "due_at", "found_at", "owner", "notified_at")
+    raw_id_fields = ("lead",)

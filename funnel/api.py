@@ -15,8 +15,11 @@ from leads.services import lead_update
 
 from . import services
 from .models import ReasonCode
+from .queue import leads_decide
 from .selectors import funnel_snapshot, lead_history
 from .serializers import (
+    BulkTransitionRequestSerializer,
+    BulkTransitionResponseSerializer,
     FunnelQuerySerializer,
     FunnelSerializer,
     LeadDetailSerializer,
@@ -123,3 +126,43 @@ class FunnelView(APIView):
     def get(self, request):
         filters = _validated(FunnelQuerySerializer, request.query_params.dict())
         return Response(funnel_snapshot(**filters, user=request.user))
+
+
+class BulkTransitions(APIView):
+    """The same decision on many leads: each lead's result, the allowed ones done."""
+
+    permission_classes = [HasRole]
+
+    @extend_schema(
+        request=BulkTransitionRequestSerializer,
+        responses={200: BulkTransitionResponseSerializer},
+    )
+    def post(self, request):
+        data = _validated(BulkTransitionRequestSerializer, request.data)
+        outcome = leads_decide(
+            lead_ids=data["leads"],
+            to=data["to"],
+            actor=request.user,
+            expected_from=data.get("from"),
+            reason=data.get("reason"),
+            note=data.get("note") or "",
+            fields={name: data[name] for name in VERB_FIELDS if name in data},
+        )
+        results = []
+        for item in outcome.results:
+            if "row" in item:
+                results.append(
+                    {
+                        "lead": item["lead"],
+                        "status": 201,
+                        "transition": TransitionSerializer(item["row"]).data,
+                    }
+                )
+            else:
+                result = {key: item[key] for key in ("lead", "status", "code", "detail")}
+                if item["errors"]:
+                    result["errors"] = item["errors"]
+                results.append(result)
+        return Response(
+            {"done": len(outcome.done), "refused": len(outcome.refused), "results": results}
+        )

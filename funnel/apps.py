@@ -8,6 +8,9 @@ class FunnelConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from .assignment import assign_new_mql
         from .permissions import grant_role_permissions
+        from .signals import stage_changed
 
         post_migrate.connect(grant_role_permissions, sender=self)
+        stage_changed.connect(assign_new_mql, dispatch_uid="funnel.assign_new_mql")

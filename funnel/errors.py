@@ -34,3 +34,10 @@ class TransitionForbidden(TransitionError):
 class LeadNotFound(TransitionError):
     status = 404
     code = "not_found"
+
+
+class AlreadyTaken(TransitionError):
+    """Another rep claimed the lead first."""
+
+    status = 409
+    code = "already_taken"

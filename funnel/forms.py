@@ -5,6 +5,13 @@ from leads.stages import Stage
 from .lifecycle import BANT, Rule
 from .selectors import active_pipeline_stages, reasons_for
 
+BANT_HELP = {
+    "budget": "Is there money for it, and how much? Note what you heard.",
+    "authority": "Who decides and signs? Note the people.",
+    "need": "What problem does it solve for them?",
+    "timeline": "When do they want to decide and start?",
+}
+
 
 class TransitionForm(forms.Form):
     """One action on the lead page: the fields its verb needs and nothing else."""
@@ -32,7 +39,10 @@ class TransitionForm(forms.Form):
         if rule.verb == "qualify":
             for question in BANT:
                 self.fields[question] = forms.CharField(
-                    label=question.capitalize(), max_length=2000, widget=forms.TextInput
+                    label=question.capitalize(),
+                    max_length=2000,
+                    widget=forms.Textarea(attrs={"rows": 2}),
+                    help_text=BANT_HELP[question],
                 )
         if rule.verb == "convert":
             self.fields["amount"] = forms.DecimalField(

@@ -143,3 +143,127 @@ class Opportunity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead} — {self.amount} {self.currency}"
+
+
+# --- the sales workspace: acceptance criteria, assignment, SLA ----------------------------
+
+# Lead fields a criterion may look at.
+CRITERION_FIELDS = [
+    ("email", "E-mail"),
+    ("company", "Company"),
+    ("title", "Title"),
+    ("phone", "Phone"),
+    ("country", "Country"),
+    ("city", "City"),
+    ("industry", "Industry"),
+    ("company_size", "Company size"),
+    ("website", "Website"),
+    ("source", "Source"),
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+]
+
+
+class AcceptanceCriterion(models.Model):
+    """One pre-defined check sales makes on an MQL; managers edit them."""
+
+    class Kind(models.TextChoices):
+        BUSINESS_EMAIL = "business_email", "Business e-mail (not a free-mail domain)"
+        IN_LIST = "in_list", "Field is one of a list"
+        AT_LEAST = "at_least", "Number at least"
+        CONTAINS_ANY = "contains_any", "Text contains any keyword"
+        PRESENT = "present", "Field is present"
+        IN_SEGMENT = "in_segment", "In the segment of the lead's campaign"
+
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    field = models.CharField(max_length=32, choices=CRITERION_FIELDS, blank=True, default="")
+    values = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The list, the keywords, or the free-mail domains, depending on the kind.",
+    )
+    number = models.BigIntegerField(null=True, blank=True)
+    required = models.BooleanField(
+        default=True, help_text="Required criteria are expected to pass; advisory ones inform."
+    )
+    is_active = models.BooleanField(default=True)
+    order = models.PositiveIntegerField(default=100)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name_plural = "acceptance criteria"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkspaceSettings(models.Model):
+    """The sales workspace's settings: one row (pk=1), managers edit it."""
+
+    sla_hours = models.PositiveIntegerField(
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 90)],
+        help_text="Hours an MQL may wait for an accept or reject decision.",
+    )
+    round_robin = models.BooleanField(
+        default=True, help_text="Assign new MQLs to active sales reps in turn."
+    )
+    # The round-robin cursor of the default pool (all active reps).
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "workspace settings"
+
+    def __str__(self) -> str:
+        return "Sales workspace settings"
+
+    @classmethod
+    def load(cls) -> "WorkspaceSettings":
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class TerritoryRule(models.Model):
+    """MQLs from these countries go round robin to this team of reps."""
+
+    name = models.CharField(max_length=100)
+    countries = models.JSONField(
+        default=list, help_text="Country names or codes, matched without regard to case."
+    )
+    reps = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="territories")
+    order = models.PositiveIntegerField(default=100)
+    is_active = models.BooleanField(default=True)
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaBreach(models.Model):
+    """An MQL that waited longer than the SLA for a decision: found once, e-mailed once."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="sla_breaches")
+    # When the lead entered MQL: one breach per stay in MQL.
+    mql_since = models.DateTimeField()
+    due_at = models.DateTimeField()
+    found_at = models.DateTimeField(default=timezone.now)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-found_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "mql_since"], name="one_breach_per_mql_stay")
+        ]
+
+    def __str__(self) -> str:
+        return f"SLA breach of lead {self.lead_id} due {self.due_at:%Y-%m-%d %H:%M}"

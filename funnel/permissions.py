@@ -8,7 +8,15 @@ from django.contrib.auth.models import Group, Permission
 
 from leads.roles import ADMIN, MANAGER, ROLES
 
-MANAGER_MODELS = {"funnel": ["reasoncode", "pipelinestage"]}
+MANAGER_MODELS = {
+    "funnel": [
+        "reasoncode",
+        "pipelinestage",
+        "acceptancecriterion",
+        "territoryrule",
+        "workspacesettings",
+    ]
+}
 
 
 def grant_role_permissions(sender=None, **kwargs) -> None:

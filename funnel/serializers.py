@@ -16,7 +16,7 @@ from .models import ReasonCode
 
 class CriterionSerializer(serializers.Serializer):
     name = serializers.CharField()
-    passed = serializers.BooleanField()
+    passed = serializers.BooleanField(allow_null=True, help_text="null: not evaluated")
     required = serializers.BooleanField()
     detail = serializers.CharField(allow_blank=True)
 
@@ -201,3 +201,26 @@ class FunnelSerializer(serializers.Serializer):
     reached = serializers.DictField(child=serializers.IntegerField())
     conversion = serializers.DictField(child=serializers.FloatField(allow_null=True))
     days_to = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class BulkTransitionRequestSerializer(TransitionRequestSerializer):
+    leads = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
+    )
+
+
+class BulkResultSerializer(serializers.Serializer):
+    lead = serializers.IntegerField()
+    status = serializers.IntegerField(help_text="201 done; 400, 403, 404 or 409 refused")
+    code = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+    transition = TransitionSerializer(required=False)
+
+
+class BulkTransitionResponseSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    results = BulkResultSerializer(many=True)

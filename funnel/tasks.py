@@ -2,6 +2,7 @@ from celery import shared_task
 
 from .errors import TransitionError
 from .services import transition_lead
+from .sla import sla_breach_notify, sla_breaches_find
 
 
 @shared_task(name="funnel.move_lead")
@@ -18,3 +19,23 @@ def move_lead(lead_id: int, to: str, system_actor: str, expected_from: str | Non
     except TransitionError as exc:
         return f"refused: {exc.message}"
     return f"moved: transition {row.pk}"
+
+
+@shared_task(name="funnel.find_sla_breaches")
+def find_sla_breaches() -> int:
+    """Beat: mark MQLs past the SLA and queue one notification per unsent breach."""
+    pending = sla_breaches_find()
+    for breach_id in pending:
+        notify_sla_breach.delay(breach_id)
+    return len(pending)
+
+
+@shared_task(
+    name="funnel.notify_sla_breach",
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def notify_sla_breach(breach_id: int) -> bool:
+    return sla_breach_notify(breach_id=breach_id)

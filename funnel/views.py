@@ -13,6 +13,7 @@ from .forms import TransitionForm
 from .lifecycle import rule_for
 from .selectors import actions_for, funnel_snapshot, lead_history, snapshot_rows
 from .serializers import FunnelQuerySerializer
+from .workspace_selectors import lead_workspace_context
 
 
 def _require_role(user) -> None:
@@ -30,7 +31,12 @@ def _lead_page(request, lead, *, bound: TransitionForm | None = None, status: in
     return render(
         request,
         "funnel/lead_detail.html",
-        {"lead": lead, "history": lead_history(lead), "action_forms": forms},
+        {
+            "lead": lead,
+            "history": lead_history(lead),
+            "action_forms": forms,
+            **lead_workspace_context(lead),
+        },
         status=status,
     )
 

@@ -1,0 +1,131 @@
+"""Who owns an MQL: round robin among active reps (by territory when a rule matches),
+claims of unassigned leads, and managers' reassignments."""
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from leads.models import Lead
+from leads.roles import SALES_REP, has_role, is_manager
+from leads.services import lead_assign
+from leads.stages import Stage
+
+from .errors import AlreadyTaken, InvalidTransition, LeadNotFound, TransitionForbidden
+from .models import TerritoryRule, WorkspaceSettings
+
+logger = logging.getLogger(__name__)
+
+
+def active_reps() -> list:
+    """Active sales reps, in a stable order (the order the round robin walks)."""
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=SALES_REP)
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def _next_in_turn(pool: list, last_id: int | None):
+    for user in pool:
+        if last_id is None or user.pk > last_id:
+            return user
+    return pool[0]
+
+
+def _territory_for(lead: Lead, reps: list):
+    """The first active rule whose countries include the lead's, with its active reps."""
+    country = (lead.country or "").strip().lower()
+    if not country:
+        return None, []
+    for rule in TerritoryRule.objects.filter(is_active=True).prefetch_related("reps"):
+        if country in {str(c).strip().lower() for c in rule.countries or []}:
+            team_ids = {user.pk for user in rule.reps.all()}
+            team = [rep for rep in reps if rep.pk in team_ids]
+            if team:
+                return rule, team
+    return None, []
+
+
+def lead_assign_round_robin(*, lead_id: int):
+    """Give an unassigned MQL to the next active rep in turn; the chosen user, or None.
+
+    The settings row (or the territory rule) is locked while its cursor moves, so two
+    MQLs arriving at once go to two different reps.
+    """
+    with transaction.atomic():
+        lead = (
+            Lead.objects.select_for_update(of=("self",))
+            .filter(pk=lead_id, stage=Stage.MQL, owner__isnull=True)
+            .first()
+        )
+        if lead is None:
+            return None
+        workspace = WorkspaceSettings.objects.select_for_update().filter(pk=1).first()
+        if workspace is None:
+            workspace = WorkspaceSettings.load()
+        if not workspace.round_robin:
+            return None
+        reps = active_reps()
+        if not reps:
+            return None
+        rule, team = _territory_for(lead, reps)
+        cursor = workspace
+        pool = reps
+        if rule is not None:
+            cursor = TerritoryRule.objects.select_for_update().get(pk=rule.pk)
+            pool = team
+        chosen = _next_in_turn(pool, cursor.last_assigned_id)
+        lead.owner = chosen
+        lead.save(update_fields=["owner", "updated_at"])
+        cursor.last_assigned = chosen
+        cursor.save(update_fields=["last_assigned"])
+    return chosen
+
+
+def assign_new_mql(sender=None, *, lead_id, to_stage, **kwargs) -> None:
+    """`stage_changed` receiver: an MQL that arrives unassigned gets an owner."""
+    if to_stage != Stage.MQL:
+        return
+    try:
+        lead_assign_round_robin(lead_id=lead_id)
+    except Exception:
+        # The move itself is committed; a failed assignment leaves the lead in the
+        # unassigned queue, where any rep can claim it.
+        logger.exception("round robin failed for lead %s", lead_id)
+
+
+def lead_claim(*, lead_id: int, actor) -> Lead:
+    """A sales rep takes an unassigned MQL. 409 when someone else took it first."""
+    if not has_role(actor, SALES_REP):
+        raise TransitionForbidden("Only sales reps claim leads; managers reassign them.")
+    with transaction.atomic():
+        taken = Lead.objects.filter(pk=lead_id, owner__isnull=True).update(
+            owner=actor, updated_at=timezone.now()
+        )
+        lead = Lead.objects.select_related("owner").filter(pk=lead_id).first()
+        if lead is None:
+            raise LeadNotFound("No such lead.")
+        if not taken and lead.owner_id != actor.pk:
+            raise AlreadyTaken(
+                f"{lead.owner.get_username()} already took lead {lead.pk}.", lead_id=lead.pk
+            )
+    return lead
+
+
+def lead_reassign(*, lead_id: int, actor, owner) -> Lead:
+    """A manager gives a lead to another user (or to nobody with owner=None)."""
+    if not is_manager(actor):
+        raise TransitionForbidden("Only managers reassign leads.")
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update(of=("self",)).filter(pk=lead_id).first()
+        if lead is None:
+            raise LeadNotFound("No such lead.")
+        try:
+            lead_assign(lead=lead, actor=actor, owner=owner)
+        except ValidationError as exc:
+            raise InvalidTransition(exc.messages[0], errors={"owner": exc.messages}) from None
+    return lead

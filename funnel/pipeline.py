@@ -1,0 +1,96 @@
+"""The opportunity pipeline: the board by pipeline stage, and moving a deal along it."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+
+from leads.roles import has_role, is_manager
+from leads.selectors import can_act_on, ownership_refusal
+
+from .errors import InvalidTransition, StaleTransition, TransitionError, TransitionForbidden
+from .lifecycle import SALES
+from .models import Opportunity, PipelineStage
+
+
+class OpportunityNotFound(TransitionError):
+    status = 404
+    code = "not_found"
+
+
+@dataclass
+class PipelineColumn:
+    stage: PipelineStage
+    deals: list
+    count: int
+    total: Decimal
+    weighted: Decimal
+
+
+def open_opportunities(user):
+    """Open deals a user works: a rep's own (by deal or lead owner), every deal for a manager."""
+    deals = Opportunity.objects.filter(status=Opportunity.Status.OPEN).select_related(
+        "lead", "lead__owner", "owner", "pipeline_stage"
+    )
+    if not is_manager(user):
+        deals = deals.filter(Q(owner=user) | Q(lead__owner=user))
+    return deals.order_by("expected_close", "id")
+
+
+def pipeline_board(user) -> list[PipelineColumn]:
+    """One column per active pipeline stage (and any inactive stage still holding deals)."""
+    deals = list(open_opportunities(user))
+    stages = {stage.pk: stage for stage in PipelineStage.objects.filter(is_active=True)}
+    for deal in deals:
+        stages.setdefault(deal.pipeline_stage_id, deal.pipeline_stage)
+    columns = []
+    for stage in sorted(stages.values(), key=lambda s: (s.order, s.pk)):
+        in_stage = [deal for deal in deals if deal.pipeline_stage_id == stage.pk]
+        total = sum((deal.amount for deal in in_stage), Decimal(0))
+        columns.append(
+            PipelineColumn(
+                stage=stage,
+                deals=in_stage,
+                count=len(in_stage),
+                total=total,
+                weighted=(total * stage.probability / 100).quantize(Decimal("0.01")),
+            )
+        )
+    return columns
+
+
+def opportunity_move(
+    *, opportunity_id: int, to_stage: str, actor, expected_stage: str | None = None
+) -> Opportunity:
+    """Move an open deal to another pipeline stage (by slug)."""
+    with transaction.atomic():
+        deal = (
+            Opportunity.objects.select_for_update(of=("self",))
+            .select_related("lead", "lead__owner", "pipeline_stage")
+            .filter(pk=opportunity_id)
+            .first()
+        )
+        if deal is None:
+            raise OpportunityNotFound("No such opportunity.")
+        if not has_role(actor, *SALES):
+            raise TransitionForbidden("Only sales reps and managers move deals.")
+        if not can_act_on(actor, deal.lead):
+            raise TransitionForbidden(ownership_refusal(actor, deal.lead))
+        if deal.status != Opportunity.Status.OPEN:
+            raise StaleTransition(f"This deal is {deal.status} already.", lead_id=deal.lead_id)
+        if expected_stage and deal.pipeline_stage.slug != expected_stage:
+            raise StaleTransition(
+                f"This deal is no longer in {expected_stage}: it is in "
+                f"{deal.pipeline_stage.name} now.",
+                lead_id=deal.lead_id,
+            )
+        target = PipelineStage.objects.filter(slug=str(to_stage or ""), is_active=True).first()
+        if target is None:
+            raise InvalidTransition(
+                f"{to_stage!r} is not an active pipeline stage.",
+                errors={"pipeline_stage": ["Choose an active pipeline stage."]},
+            )
+        deal.pipeline_stage = target
+        deal.save(update_fields=["pipeline_stage"])
+    return deal
