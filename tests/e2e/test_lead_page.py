@@ -3,6 +3,7 @@
 import pytest
 
 from funnel.models import Transition
+from leads.models import Lead
 from tests.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -10,6 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_a_rep_accepts_then_rejects_from_the_lead_page(page, rep, rep2, make_lead):
     mine = make_lead("mql", first_name="Grace", last_name="Hopper")
+    Lead.objects.filter(pk=mine.pk).update(owner=None)  # out of round robin's hands
     log_in(page, "rep")
     page.get_by_role("link", name="Leads").first.click()
     page.get_by_label("Stage").select_option("mql")
@@ -32,6 +34,8 @@ def test_a_rep_accepts_then_rejects_from_the_lead_page(page, rep, rep2, make_lea
 
 def test_a_rep_is_told_when_a_colleague_got_there_first(page, rep, rep2, make_lead):
     lead = make_lead("mql", first_name="Alan", last_name="Turing")
+    # Round robin gave the new MQL to one of the reps; put it back in the open queue.
+    Lead.objects.filter(pk=lead.pk).update(owner=None)
     log_in(page, "rep")
     page.goto(f"/leads/{lead.pk}/")
     # rep2 accepts in another tab, after rep's page was drawn.

@@ -134,12 +134,16 @@ def test_it_creates_a_lead_with_its_first_log_row(api, marketer):
     )
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert (body["email"], body["stage"], body["funnel"], body["criteria"]) == (
-        "ada@example.com",
-        "suspect",
-        "tofu",
-        [],
-    )
+    assert (body["email"], body["stage"], body["funnel"]) == ("ada@example.com", "suspect", "tofu")
+    # A new installation checks MQLs against one required criterion: a business e-mail.
+    assert body["criteria"] == [
+        {
+            "name": "Business e-mail",
+            "passed": True,
+            "required": True,
+            "detail": "example.com is a business domain.",
+        }
+    ]
     assert body["attributes"] == {"Lead Quality": "High"}
     row = Transition.objects.get(lead_id=body["id"])
     assert (row.from_stage, row.to_stage, row.verb, row.actor_label) == (
