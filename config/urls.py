@@ -21,6 +21,7 @@ api = [
     path("reasons/", funnel_api.ReasonList.as_view(), name="api-reasons"),
     path("funnel/", funnel_api.FunnelView.as_view(), name="api-funnel"),
     path("campaigns/", campaigns_api.CampaignListCreate.as_view(), name="api-campaigns"),
+    path("capture/<slug:slug>/", campaigns_api.CaptureView.as_view(), name="api-capture"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -38,6 +39,7 @@ urlpatterns = [
     path("leads/<int:pk>/move/", funnel_views.lead_move, name="lead-move"),
     path("dashboard/", funnel_views.dashboard, name="dashboard"),
     path("api/", include(api)),
+    path("", include("campaigns.urls")),
     path("admin/", admin.site.urls),
 ]
 
