@@ -101,8 +101,12 @@ class SegmentForm(forms.Form):
                 max_length=80,
                 widget=forms.TextInput(attrs={"list": "segment-fields"}),
             )
-            self.fields[f"operator_{index}"] = forms.ChoiceField(
-                label=f"Operator {number}", required=False, choices=list(OPERATORS.items())
+            # Free text behind a select: the segment engine says what is wrong with a value.
+            self.fields[f"operator_{index}"] = forms.CharField(
+                label=f"Operator {number}",
+                required=False,
+                max_length=20,
+                widget=forms.Select(choices=list(OPERATORS.items())),
             )
             self.fields[f"value_{index}"] = forms.CharField(
                 label=f"Value {number}", required=False, max_length=2000
