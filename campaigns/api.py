@@ -30,7 +30,7 @@ from .serializers import (
     CaptureResponseSerializer,
     ErrorSerializer,
 )
-from .services import CAMPAIGN_FIELDS, campaign_create
+from .services import CAMPAIGN_FIELDS, RESERVED_SLUGS, campaign_create
 
 
 class CampaignListCreate(generics.ListCreateAPIView):
@@ -49,9 +49,11 @@ class CampaignListCreate(generics.ListCreateAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         slug = slugify(data.get("slug") or data["name"])[:100]
-        if not slug:
+        if not slug or slug in RESERVED_SLUGS:
             return Response(
-                error_body("The name gives no usable slug; send a slug.", "invalid"),
+                error_body(
+                    f"{slug or 'The name'!r} is not a usable slug; send another.", "invalid"
+                ),
                 status=status.HTTP_400_BAD_REQUEST,
             )
         try:
@@ -135,6 +137,9 @@ class CaptureView(APIView):
             data = request.data
             if not hasattr(data, "items"):
                 raise Refused("Send the fields as a JSON object or a form.")
+            nested = [str(key) for key, value in data.items() if isinstance(value, dict | list)]
+            if nested:
+                raise Refused(f"{nested[0]}: send a single value, not a list or an object.")
             plain = {
                 str(key): value if isinstance(value, bool) else str(value)
                 for key, value in data.items()

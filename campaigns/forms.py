@@ -164,6 +164,13 @@ class ScoringRuleForm(forms.ModelForm):
         fields = ("name", "segment", "points", "is_active")
         labels = {"segment": "Leads in segment", "is_active": "Active"}
 
+    def clean_segment(self):
+        segment = self.cleaned_data["segment"]
+        if any(condition.get("field") == "score" for condition in segment.conditions):
+            # The score would feed back into itself.
+            raise ValidationError("A fit rule cannot use a segment that filters on the score.")
+        return segment
+
     def clean_points(self):
         points = self.cleaned_data["points"]
         if abs(points) > 1000:

@@ -12,6 +12,9 @@ from leads.models import Lead
 from .models import Campaign, CampaignMembership, ScoringRule, Segment, capture_token_new
 from .segments import conditions_clean, match_clean
 
+# Slugs the pages use for themselves (/campaigns/new/, /segments/preview/).
+RESERVED_SLUGS = frozenset({"new", "preview"})
+
 # Campaign fields a marketer sets besides name, slug and channel.
 CAMPAIGN_FIELDS = (
     "segment",
@@ -95,7 +98,7 @@ def segment_save(
     if segment is None:
         segment = Segment(created_by=actor, slug=slugify(slug or name)[:100] or "segment")
         base, number = segment.slug, 2
-        while Segment.objects.filter(slug=segment.slug).exists():
+        while segment.slug in RESERVED_SLUGS or Segment.objects.filter(slug=segment.slug).exists():
             segment.slug = f"{base[:90]}-{number}"
             number += 1
     segment.name = name

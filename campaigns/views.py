@@ -192,8 +192,10 @@ def campaign_edit(request, slug=None):
         data = dict(form.cleaned_data)
         name, channel = data.pop("name"), data.pop("channel")
         slug_value = slugify(data.pop("slug") or name)[:100]
-        if not slug_value:
-            form.add_error("slug", "The name gives no usable slug; enter one.")
+        if not slug_value or slug_value in services.RESERVED_SLUGS:
+            form.add_error(
+                "slug", f"{slug_value or 'The name'!r} is not a usable slug; enter another."
+            )
         else:
             try:
                 with transaction.atomic():

@@ -145,3 +145,14 @@ def test_the_campaigns_api_has_the_new_fields(api, marketer, rep):
     assert bad.status_code == 400
     assert bad.json()["code"] == "invalid"
     assert api(rep).post("/api/campaigns/", {"name": "Y", "channel": "event"}).status_code == 403
+
+
+def test_reserved_slugs_are_refused(client, marketer, api):
+    client.force_login(marketer)
+    response = client.post("/campaigns/new/", campaign_form(name="New", slug="new"))
+    assert response.status_code == 400
+    assert "not a usable slug" in response.content.decode()
+    response = api(marketer).post("/api/campaigns/", {"name": "New", "channel": "event"})
+    assert response.status_code == 400
+    assert not Campaign.objects.exists()
+    assert segment_save(name="Preview", conditions=[]).slug == "preview-2"

@@ -290,3 +290,10 @@ def test_the_api_refuses_bad_input_with_nothing_written(api, make_campaign):
     )
     assert response.status_code == 400
     assert written() == (0, 0, 0, 0)
+
+
+def test_the_api_refuses_nested_values(api, campaign):
+    response = capture(api, campaign, {"email": "a@example.com", "company": {"name": "X"}})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("company: send a single value")
+    assert written() == (0, 0, 0, 0)

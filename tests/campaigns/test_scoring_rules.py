@@ -154,3 +154,14 @@ def test_a_worker_rescores_every_lead_when_a_rule_changes(worker, make_lead, mar
     assert {lead.score for lead in type(leads[0]).objects.filter(pk__in=[x.pk for x in leads])} == {
         70
     }
+
+
+def test_a_fit_rule_cannot_use_a_segment_on_the_score(client, marketer):
+    circular = segment_save(
+        name="Hot", conditions=[{"field": "score", "operator": "at_least", "value": 10}]
+    )
+    client.force_login(marketer)
+    response = client.post("/scoring/", {"name": "Hot", "segment": circular.pk, "points": "10"})
+    assert response.status_code == 400
+    assert "filters on the score" in response.content.decode()
+    assert not ScoringRule.objects.exists()
