@@ -11,14 +11,15 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, FloatField, Q, Value, When
+from django.db.models import Case, F, FloatField, Q, Value, When
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Upper
 from django.db.models.lookups import (
     Exact,
     GreaterThanOrEqual,
     IContains,
     IExact,
+    In,
     IsNull,
     LessThanOrEqual,
     Regex,
@@ -203,14 +204,17 @@ def match_clean(match) -> str:
     return match
 
 
+def _upper_in(expression, values) -> Q:
+    """Case-insensitive "is one of": one UPPER() per row and an IN list, which PostgreSQL
+    evaluates much faster over a million rows than an OR of case-insensitive equals."""
+    return Q(In(Upper(expression), [Upper(Value(str(item))) for item in values]))
+
+
 def _text_q(field: str, operator: str, value) -> Q:
     if operator == "equals":
         return Q(**{f"{field}__iexact": value})
     if operator == "in":
-        condition = Q()
-        for item in value:
-            condition |= Q(**{f"{field}__iexact": item})
-        return condition
+        return _upper_in(F(field), value)
     if operator == "contains":
         return Q(**{f"{field}__icontains": value})
     # present: a value that is not empty (e-mail is NULL where absent, the others "").
@@ -224,10 +228,7 @@ def _attribute_q(key: str, operator: str, value) -> Q:
     if operator == "equals":
         return Q(IExact(text, str(value)))
     if operator == "in":
-        condition = Q()
-        for item in value:
-            condition |= Q(IExact(KeyTextTransform(key, "attributes"), str(item)))
-        return condition
+        return _upper_in(text, value)
     if operator == "contains":
         return Q(IContains(text, str(value)))
     # Imported attributes are text: compare as numbers only where the text is a number, so a
