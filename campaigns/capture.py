@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from django import forms
 from django.conf import settings
 from django.core.cache import caches
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -217,8 +218,22 @@ def capture_submit(
     """Create or update the lead (matched by e-mail), record the touch, the attribution and
     the engagement, and engage a suspect or recycle a nurtured lead; later stages keep theirs.
     """
-    at = at or timezone.now()
-    attribution = attribution or {}
+    try:
+        return _capture_write(
+            campaign=campaign,
+            fields=fields,
+            via=via,
+            attribution=attribution or {},
+            referrer=referrer,
+            at=at or timezone.now(),
+        )
+    except (ValidationError, DuplicateLead) as exc:
+        # The form checked the fields; this is a last line, and the transaction wrote nothing.
+        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        raise Refused(message) from exc
+
+
+def _capture_write(*, campaign, fields, via, attribution, referrer, at) -> Captured:
     how = (
         CampaignMembership.How.FORM
         if via == CaptureSubmission.Via.PAGE

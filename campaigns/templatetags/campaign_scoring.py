@@ -14,6 +14,7 @@ register = template.Library()
 @register.inclusion_tag("campaigns/score_card.html")
 def score_card(lead):
     return {
+        "lead": lead,
         "breakdown": score_breakdown(lead),
         "threshold": settings.HANDOFF_MQL_THRESHOLD,
         "half_life": settings.HANDOFF_SCORE_HALF_LIFE_DAYS,

@@ -156,3 +156,15 @@ def test_reserved_slugs_are_refused(client, marketer, api):
     assert response.status_code == 400
     assert not Campaign.objects.exists()
     assert segment_save(name="Preview", conditions=[]).slug == "preview-2"
+
+
+def test_the_campaign_list_takes_few_queries(
+    client, marketer, make_campaign, django_assert_max_num_queries
+):
+    segment = segment_save(name="All", conditions=[], actor=marketer)
+    for number in range(5):
+        make_campaign(f"c{number}", segment=segment, owner=marketer)
+    client.force_login(marketer)
+    with django_assert_max_num_queries(6):
+        response = client.get("/campaigns/")
+    assert response.content.decode().count("/campaigns/c") == 5
