@@ -75,7 +75,8 @@ def membership_touch(
     return membership
 
 
-def _rules_changed() -> None:
+def scores_recompute_queue() -> None:
+    """Rescore every lead in a worker once this transaction commits."""
     from .tasks import scores_recompute_all
 
     scores_recompute_all.delay_on_commit()
@@ -107,7 +108,7 @@ def segment_save(
     segment.match = match
     segment.save()
     if segment.scoring_rules.filter(is_active=True).exists():
-        _rules_changed()
+        scores_recompute_queue()
     return segment
 
 
@@ -117,10 +118,10 @@ def scoring_rule_save(
     rule = rule or ScoringRule()
     rule.name, rule.segment, rule.points, rule.is_active = name, segment, points, is_active
     rule.save()
-    _rules_changed()
+    scores_recompute_queue()
     return rule
 
 
 def scoring_rule_delete(*, rule: ScoringRule) -> None:
     rule.delete()
-    _rules_changed()
+    scores_recompute_queue()
