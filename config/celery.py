@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -19,6 +20,11 @@ app.conf.update(
     timezone="UTC",
     beat_schedule={},
 )
+# Marketing (issue 6): engagement decays, so every lead is rescored nightly.
+app.conf.beat_schedule["campaigns-rescore-nightly"] = {
+    "task": "campaigns.scores_recompute_all",
+    "schedule": crontab(hour=3, minute=15),
+}
 app.autodiscover_tasks()
 
 # --- sales workspace: MQL SLA breaches -------------------------------------------------------

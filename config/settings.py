@@ -224,3 +224,26 @@ HANDOFF_SLA_CHECK_SECONDS = env_int("HANDOFF_SLA_CHECK_SECONDS", 300, minimum=10
 # Most rows the MQL queue shows on one page, and the most leads one bulk decision takes.
 HANDOFF_QUEUE_PAGE_SIZE = env_int("HANDOFF_QUEUE_PAGE_SIZE", 50, minimum=1)
 HANDOFF_BULK_MAX = env_int("HANDOFF_BULK_MAX", 200, minimum=1)
+
+# --- Marketing: segments, capture, scoring (issue 6) ----------------------------
+# Engagement points halve every this many days (0: no decay).
+HANDOFF_SCORE_HALF_LIFE_DAYS = env_int("HANDOFF_SCORE_HALF_LIFE_DAYS", 30, minimum=0)
+# Landing pages: form posts per client address per window, and the largest body accepted.
+HANDOFF_CAPTURE_RATE_LIMIT = env_int("HANDOFF_CAPTURE_RATE_LIMIT", 10, minimum=1)
+HANDOFF_CAPTURE_RATE_WINDOW = env_int("HANDOFF_CAPTURE_RATE_WINDOW", 3600, minimum=1)
+HANDOFF_CAPTURE_MAX_BYTES = env_int("HANDOFF_CAPTURE_MAX_BYTES", 32_768, minimum=1024)
+# Behind a proxy, the header that carries the client address (e.g. HTTP_X_FORWARDED_FOR).
+HANDOFF_CAPTURE_IP_HEADER = env_str("HANDOFF_CAPTURE_IP_HEADER", "")
+# The rate limit counts in this cache: Redis when there is one, so every web process shares it.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "capture": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "handoff-capture",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "capture"}
+    ),
+}

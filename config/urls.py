@@ -26,6 +26,7 @@ api = [
     path("reasons/", funnel_api.ReasonList.as_view(), name="api-reasons"),
     path("funnel/", funnel_api.FunnelView.as_view(), name="api-funnel"),
     path("campaigns/", campaigns_api.CampaignListCreate.as_view(), name="api-campaigns"),
+    path("capture/<slug:slug>/", campaigns_api.CaptureView.as_view(), name="api-capture"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -44,6 +45,7 @@ urlpatterns = [
     path("dashboard/", funnel_views.dashboard, name="dashboard"),
     path("", include("funnel.urls")),
     path("api/", include(api)),
+    path("", include("campaigns.urls")),
     path("admin/", admin.site.urls),
 ]
 

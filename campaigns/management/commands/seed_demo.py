@@ -15,7 +15,8 @@ from funnel.services import lead_create, transition_lead
 from leads.models import Lead
 from leads.roles import ADMIN, MANAGER, MARKETER, SALES_REP
 
-from ...models import Campaign, CampaignMembership
+from ...models import Campaign, CampaignMembership, ScoringRule, Segment
+from ...scoring import scores_recompute
 from ...services import membership_touch
 
 PASSWORD = "handoff-demo"  # noqa: S105 (the documented demo password)
@@ -117,6 +118,7 @@ class Command(BaseCommand):
     def handle(self, *args, leads: int, seed: int, **options):
         users = self._users()
         campaigns = self._campaigns(users["marketer"])
+        self._marketing(users["marketer"])
         if Lead.objects.filter(external_id__startswith="demo-").exists():
             self.stdout.write("Demo leads are there already; nothing added.")
             return
@@ -125,6 +127,7 @@ class Command(BaseCommand):
         for number in range(leads):
             with transaction.atomic():
                 self._lead(number, rng, now, users, campaigns)
+        scores_recompute()
         self.stdout.write(
             self.style.SUCCESS(f"Loaded {leads} demo leads in {len(campaigns)} campaigns.")
         )
@@ -157,6 +160,36 @@ class Command(BaseCommand):
             )[0]
             for name, slug, channel in CAMPAIGNS
         ]
+
+    def _marketing(self, marketer):
+        """A segment, a fit rule on it, and the Google Ads campaign's published landing page."""
+        segment, _ = Segment.objects.get_or_create(
+            slug="mid-market-software",
+            defaults={
+                "name": "Mid-market software",
+                "conditions": [
+                    {"field": "industry", "operator": "equals", "value": "software"},
+                    {"field": "company_size", "operator": "at_least", "value": 50},
+                ],
+                "created_by": marketer,
+            },
+        )
+        ScoringRule.objects.get_or_create(
+            name="Mid-market software fit", defaults={"segment": segment, "points": 20}
+        )
+        Campaign.objects.filter(slug="google-ads-crm", capture_published=False).update(
+            segment=segment,
+            positioning="For mid-market software teams moving off spreadsheets: "
+            "one place where marketing and sales agree on every lead.",
+            utm_source="google",
+            utm_medium="cpc",
+            utm_campaign="crm-migration",
+            owner=marketer,
+            capture_published=True,
+            capture_headline="Move your CRM in a week",
+            capture_fields=["first_name", "last_name", "company", "company_size"],
+            consent_text="I agree to be contacted about Handoff.",
+        )
 
     def _lead(self, number, rng, now, users, campaigns):
         first, last = rng.choice(FIRST), rng.choice(LAST)
