@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self) -> None:
+        from funnel.criteria import register_segment_check
+
+        from .criteria import lead_in_campaign_segment
+
+        register_segment_check(lead_in_campaign_segment)

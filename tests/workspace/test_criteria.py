@@ -71,6 +71,7 @@ def test_it_leaves_the_segment_rule_not_evaluated_until_segments_exist(
     no_criteria, criterion, monkeypatch
 ):
     rule = criterion(Kind.IN_SEGMENT)
+    monkeypatch.setattr(engine, "_segment_check", None)  # as before campaigns registers one
     result = _result(Lead(email="a@b.co"), rule)
     assert result["passed"] is None
     assert "Not evaluated" in result["detail"]
