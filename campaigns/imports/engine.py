@@ -193,6 +193,9 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
         count = 0
         errors: list[ImportRowError] = []
         with transaction.atomic(), connection.cursor() as cursor:
+            # A batch is atomic with its progress; a crash loses at most the last moments
+            # of batches, which the resume then writes again.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
             with cursor.copy(copy_sql) as copy:
                 for line, cells in records:
                     count += 1
@@ -250,22 +253,25 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
         )
 
     merged_columns = ["email", "external_id", *TEXT_FIELDS, "company_size", "do_not_email"]
-    select = sql.SQL(", ").join(
+    value_columns = [*merged_columns, "attributes"]
+    insert_names = sql.SQL(", ").join(
+        map(sql.Identifier, ["ident", "line", "rows", *value_columns, "stage", "stage_at"])
+    )
+    first_select = sql.SQL(", ").join(
         [
-            sql.SQL("ident"),
-            sql.SQL("min(line)"),
-            sql.SQL("count(*)"),
-            *(last(c) for c in merged_columns),
-            last("attributes"),
-            sql.SQL("(array_agg(stage ORDER BY rank DESC, line DESC))[1]"),
-            sql.SQL("(array_agg(stage_at ORDER BY rank DESC, line DESC))[1]"),
+            sql.SQL("ident, line, 1"),
+            *map(sql.Identifier, value_columns),
+            sql.SQL("stage, stage_at"),
         ]
     )
-    insert_names = sql.SQL(", ").join(
-        map(
-            sql.Identifier,
-            ["ident", "line", "rows", *merged_columns, "attributes", "stage", "stage_at"],
-        )
+    group_select = sql.SQL(", ").join(
+        [
+            sql.SQL("ident, min(line) AS line, count(*) AS rows"),
+            *(sql.SQL("{} AS {}").format(last(c), sql.Identifier(c)) for c in value_columns),
+        ]
+    )
+    group_set = sql.SQL(", ").join(
+        sql.SQL("{c} = g.{c}").format(c=sql.Identifier(c)) for c in ["line", "rows", *value_columns]
     )
     while True:
         with connection.cursor() as cursor:
@@ -287,12 +293,25 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
                     ),
                 )
             )
+            # Most identities appear once: take each one's furthest-stage, latest row as it
+            # is (one sorted pass), then merge only the identities that repeat.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
             bound = sql.SQL(" AND ident <= %(upper)s") if upper is not None else sql.SQL("")
+            where = sql.SQL("ident > %(after)s{bound}").format(bound=bound)
             cursor.execute(
                 sql.SQL(
-                    "INSERT INTO {b} ({names}) SELECT {select} FROM {s}"
-                    " WHERE ident > %(after)s{bound} GROUP BY ident ORDER BY ident"
-                ).format(b=batch, names=insert_names, select=select, s=staging, bound=bound),
+                    "INSERT INTO {b} ({names}) SELECT DISTINCT ON (ident) {select} FROM {s}"
+                    " WHERE {where} ORDER BY ident, rank DESC, line DESC"
+                ).format(b=batch, names=insert_names, select=first_select, s=staging, where=where),
+                {"after": after, "upper": upper},
+            )
+            cursor.execute(
+                sql.SQL(
+                    "WITH g AS (SELECT {select} FROM {s} WHERE {where} AND ident IN ("
+                    " SELECT ident FROM {s} WHERE {where} GROUP BY ident HAVING count(*) > 1)"
+                    " GROUP BY ident)"
+                    " UPDATE {b} SET {set} FROM g WHERE {b}.ident = g.ident"
+                ).format(b=batch, select=group_select, s=staging, where=where, set=group_set),
                 {"after": after, "upper": upper},
             )
             cursor.execute(sql.SQL("SELECT coalesce(sum(rows), 0), count(*) FROM {}").format(batch))
