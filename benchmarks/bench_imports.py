@@ -80,10 +80,10 @@ def generate(path: Path, rows: int, *, duplicates: bool = True, clean: bool = Fa
 
 
 def _copy_rate(cursor, table: str, path: Path, columns: str) -> float:
-    with Timer() as timer, open(path, "rb") as handle:
-        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)") as cp:
-            while chunk := handle.read(1 << 20):
-                cp.write(chunk)
+    statement = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"
+    with Timer() as timer, open(path, "rb") as handle, cursor.copy(statement) as cp:
+        while chunk := handle.read(1 << 20):
+            cp.write(chunk)
     return timer.seconds
 
 
