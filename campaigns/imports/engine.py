@@ -284,6 +284,7 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
             found = cursor.fetchone()
         upper = found[0] if found else None
         with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(batch))
             cursor.execute(
                 sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
                     batch,
