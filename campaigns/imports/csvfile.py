@@ -151,7 +151,7 @@ def inspect(path: Path, *, max_rows: int) -> Inspection:
         return _inspect_as(path, encoding, max_rows)
     except UnicodeDecodeError:
         if encoding != "utf-8":
-            raise NotACSV(f"The file is not valid {encoding.upper()} text.") from None
+            raise NotACSV("This is not a CSV file: it contains binary data.") from None
         return _inspect_as(path, "cp1252", max_rows)
 
 
