@@ -29,10 +29,11 @@ class ImportListCreate(generics.ListAPIView):
     queryset = ImportJob.objects.select_related("campaign", "created_by").order_by("-created_at")
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
         if request.method == "POST" and _over_size(request):
-            # Refused from the headers, before the body is parsed.
+            # Refused from the headers, before the body is read (session authentication's
+            # CSRF check would read it).
             raise PayloadTooLarge(services.too_large_message())
+        super().initial(request, *args, **kwargs)
 
     @extend_schema(request=ImportCreateSerializer, responses={202: ImportJobSerializer})
     def post(self, request, *args, **kwargs):

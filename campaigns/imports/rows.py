@@ -14,6 +14,8 @@ from .mapping import ATTRIBUTE, IGNORE, STAGE_SYNONYMS, normalise_header
 
 TRUE_VALUES = {"yes", "y", "true", "t", "1", "x", "on"}
 FALSE_VALUES = {"no", "n", "false", "f", "0", "off"}
+# What other tools export for "nothing chosen": a blank for a lead field (attributes keep it).
+PLACEHOLDERS = {"select", "n/a", "null", "#n/a"}
 _ISO = re.compile(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$"
@@ -133,7 +135,10 @@ class RowCleaner:
                 continue
             if target == ATTRIBUTE:
                 attributes[column] = value
-            elif target == "email":
+                continue
+            if value.lower() in PLACEHOLDERS:
+                continue
+            if target == "email":
                 email = value.lower()
                 if not _EMAIL_SHAPE.match(email) or len(email) > 254:
                     try:

@@ -220,3 +220,10 @@ def test_it_imports_in_batches_with_the_same_outcome(settings):
     assert counts(job) == (7, 0, 1, 0)
     assert (job.processed, job.merged) == (8, 1)
     assert Lead.objects.get(email="lead3@example.com").company == "D"
+
+
+def test_placeholders_are_blank_for_lead_fields_but_kept_in_attributes():
+    job = import_csv("Prospect ID,City,Tags\nP-1,Select,Select\nP-2,Pune,\n")
+    assert counts(job) == (2, 0, 0, 0)
+    lead = Lead.objects.get(external_id="P-1")
+    assert (lead.city, lead.attributes) == ("", {"Tags": "Select"})

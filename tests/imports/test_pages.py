@@ -132,3 +132,17 @@ def test_the_progress_fragment_polls_while_running(signed_in, marketer):
     assert b'hx-trigger="every 1s"' in fragment.content
     assert b"<html" not in fragment.content
     assert b'value="1"' in fragment.content
+
+
+def test_a_too_large_upload_is_refused_from_its_headers(marketer, settings):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(marketer)
+    settings.HANDOFF_IMPORT_MAX_BYTES = 1
+    response = upload(client, b"Email\n" + b"a@example.com\n" * 6000)
+    assert response.status_code == 413
+    assert b"The file is larger than 0 MB" in response.content
+    # Under the limit the CSRF check applies as usual.
+    settings.HANDOFF_IMPORT_MAX_BYTES = 10_000_000
+    assert upload(client).status_code == 403
