@@ -81,8 +81,8 @@ BATCH_COLUMNS = (
     ("stage_at", "timestamptz"),
     ("lead_id", "bigint"),
     ("old_stage", "text"),
-    ("created", "boolean NOT NULL DEFAULT false"),
     ("changed", "boolean NOT NULL DEFAULT false"),
+    ("lost", "boolean NOT NULL DEFAULT false"),
 )
 
 
@@ -114,6 +114,14 @@ def _send_on_commit(created: list[int], moved: list[int], system_actor: str) -> 
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
+_NOTHING = sql.SQL("")
+
+
+def new_leads_table(table: str) -> str:
+    """The temporary table `leads_import_merge` fills with (id, ident) of the leads it created."""
+    return f"{table}_new"
+
+
 def leads_import_merge(
     *,
     table: str,
@@ -124,87 +132,102 @@ def leads_import_merge(
     now: dt.datetime,
 ) -> MergeCounts:
     """Merge the batch in `table` (columns BATCH_COLUMNS) into the leads, in the caller's
-    transaction. Sets `lead_id`, `created` and `changed` on the batch rows; a row left with
-    no `lead_id` could not be imported (its external id belongs to another lead)."""
+    transaction. Existing leads get `lead_id` (and `changed` when written); the leads it
+    creates are listed in `new_leads_table(table)`, not written back into the batch (a
+    rewrite of every row); a row it could not import is marked `lost` (its external id
+    belongs to another lead of the batch)."""
     assert connection.vendor == "postgresql"
     lead = sql.Identifier(Lead._meta.db_table)
     log = sql.Identifier(Transition._meta.db_table)
     batch = sql.Identifier(table)
+    created_table = sql.Identifier(new_leads_table(table))
     params = {"now": now, "actor": system_actor[:150], "campaign": campaign_id}
     fills = [f for f in fields if f in FILL_FIELDS]
     with connection.cursor() as cursor:
 
-        def resolve():
-            cursor.execute(
-                sql.SQL(
-                    "UPDATE {b} SET lead_id = l.id, old_stage = l.stage FROM {lead} l "
-                    "WHERE {b}.lead_id IS NULL AND {b}.email IS NOT NULL AND l.email = {b}.email"
-                ).format(b=batch, lead=lead)
-            )
-            cursor.execute(
-                sql.SQL(
-                    "UPDATE {b} SET lead_id = l.id, old_stage = l.stage FROM {lead} l "
-                    "WHERE {b}.lead_id IS NULL AND {b}.external_id IS NOT NULL "
-                    "AND l.external_id = {b}.external_id"
-                ).format(b=batch, lead=lead)
-            )
+        def resolve(extra: sql.Composable = _NOTHING):
+            for column in ("email", "external_id"):
+                cursor.execute(
+                    sql.SQL(
+                        "UPDATE {b} SET lead_id = l.id, old_stage = l.stage FROM {lead} l"
+                        " WHERE {b}.lead_id IS NULL AND {b}.{c} IS NOT NULL"
+                        " AND l.{c} = {b}.{c}{extra}"
+                    ).format(b=batch, lead=lead, c=sql.Identifier(column), extra=extra)
+                )
 
         resolve()
-        # New leads: ids drawn first so that the insert needs no join back; sorted by
-        # identity so the unique e-mail index is filled in order.
+        cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(created_table))
         cursor.execute(
             sql.SQL(
-                "UPDATE {b} SET lead_id = nextval(pg_get_serial_sequence({t}, 'id')), "
-                "created = true WHERE lead_id IS NULL"
-            ).format(b=batch, t=sql.Literal(Lead._meta.db_table))
+                'CREATE TEMPORARY TABLE {} (id bigint, ident text COLLATE "C") ON COMMIT DROP'
+            ).format(created_table)
         )
         text_values = sql.SQL(", ").join(
             sql.SQL("coalesce({f}, '')").format(f=sql.Identifier(f)) for f in TEXT_FIELDS
         )
         text_names = sql.SQL(", ").join(sql.Identifier(f) for f in TEXT_FIELDS)
+        # New leads, their first log row and their ids, in one statement; sorted by identity
+        # so the unique e-mail index is filled in order.
         cursor.execute(
             sql.SQL(
                 "WITH ins AS ("
-                " INSERT INTO {lead} (id, email, external_id, {names}, company_size,"
+                " INSERT INTO {lead} (email, external_id, {names}, company_size,"
                 " do_not_email, attributes, stage, stage_changed_at, score, created_at,"
                 " updated_at)"
-                " SELECT lead_id, email, external_id, {values}, company_size,"
+                " SELECT email, external_id, {values}, company_size,"
                 " coalesce(do_not_email, false), coalesce(attributes, '{{}}'::jsonb), stage,"
                 " coalesce(stage_at, %(now)s), 0, %(now)s, %(now)s"
-                " FROM {b} WHERE created ORDER BY ident"
-                " ON CONFLICT DO NOTHING RETURNING id)"
-                " UPDATE {b} SET created = false, lead_id = NULL"
-                " WHERE created AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = {b}.lead_id)"
-            ).format(lead=lead, names=text_names, values=text_values, b=batch),
-            params,
+                " FROM {b} WHERE lead_id IS NULL ORDER BY ident"
+                " ON CONFLICT DO NOTHING"
+                " RETURNING id, email, external_id, stage, stage_changed_at),"
+                " logged AS ("
+                " INSERT INTO {log} (lead_id, from_stage, to_stage, verb, actor_id,"
+                " system_actor, at, reason_id, note, campaign_id, data)"
+                " SELECT id, '', stage, %(verb)s, NULL, %(actor)s, stage_changed_at, NULL, '',"
+                " %(campaign)s, '{{}}'::jsonb FROM ins ORDER BY id)"
+                " INSERT INTO {new} (id, ident)"
+                " SELECT id, CASE WHEN email IS NOT NULL THEN 'e:' || email"
+                " ELSE 'x:' || external_id END FROM ins"
+            ).format(
+                lead=lead,
+                names=text_names,
+                values=text_values,
+                b=batch,
+                log=log,
+                new=created_table,
+            ),
+            {**params, "verb": IMPORT_VERB},
         )
-        # Lost a race or shares an external id with another row's lead: try to find it.
-        resolve()
+        created = cursor.rowcount
+        cursor.execute(sql.SQL("SELECT count(*) FROM {} WHERE lead_id IS NULL").format(batch))
+        if cursor.fetchone()[0] > created:
+            # Lost a race, or shares an external id with another row's new lead: find the
+            # lead it belongs to; what is left cannot be imported.
+            cursor.execute(sql.SQL("CREATE INDEX ON {} (ident)").format(created_table))
+            not_created = sql.SQL(
+                " AND NOT EXISTS (SELECT 1 FROM {n} WHERE {n}.ident = {b}.ident)"
+            ).format(n=created_table, b=batch)
+            resolve(not_created)
+            cursor.execute(
+                sql.SQL("UPDATE {b} SET lost = true WHERE lead_id IS NULL{extra}").format(
+                    b=batch, extra=not_created
+                )
+            )
 
         moved_ids: list[int] = []
         if on_duplicate == "update":
             moved_ids = _update_existing(cursor, batch, lead, log, fills, params)
 
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {log} (lead_id, from_stage, to_stage, verb, actor_id, system_actor,"
-                " at, reason_id, note, campaign_id, data)"
-                " SELECT lead_id, '', stage, %(verb)s, NULL, %(actor)s,"
-                " coalesce(stage_at, %(now)s), NULL, '', %(campaign)s, '{{}}'::jsonb"
-                " FROM {b} WHERE created ORDER BY lead_id RETURNING lead_id"
-            ).format(log=log, b=batch),
-            {**params, "verb": IMPORT_VERB},
-        )
+        cursor.execute(sql.SQL("SELECT id FROM {}").format(created_table))
         created_ids = [row[0] for row in cursor.fetchall()]
         cursor.execute(
             sql.SQL(
-                "SELECT count(*) FILTER (WHERE created),"
-                " count(*) FILTER (WHERE changed AND NOT created),"
-                " count(*) FILTER (WHERE lead_id IS NOT NULL AND NOT created AND NOT changed)"
+                "SELECT count(*) FILTER (WHERE changed),"
+                " count(*) FILTER (WHERE lead_id IS NOT NULL AND NOT changed)"
                 " FROM {b}"
             ).format(b=batch)
         )
-        created, updated, unchanged = cursor.fetchone()
+        updated, unchanged = cursor.fetchone()
     _send_on_commit(created_ids, moved_ids, system_actor)
     return MergeCounts(created=created, updated=updated, unchanged=unchanged, moved=len(moved_ids))
 
@@ -243,7 +266,7 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
         sql.SQL(
             "WITH upd AS ("
             " UPDATE {lead} l SET {sets} FROM {b} b"
-            " WHERE b.lead_id = l.id AND NOT b.created"
+            " WHERE b.lead_id = l.id"
             " AND ({olds}) IS DISTINCT FROM ({news})"
             " RETURNING l.id, b.old_stage, l.stage, l.stage_changed_at),"
             " logged AS ("
@@ -270,7 +293,7 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
     cursor.execute(
         sql.SQL(
             "SELECT b.lead_id FROM {b} b JOIN {lead} l ON l.id = b.lead_id"
-            " WHERE b.changed AND NOT b.created AND l.stage <> b.old_stage"
+            " WHERE b.changed AND l.stage <> b.old_stage"
         ).format(b=batch, lead=lead)
     )
     return [row[0] for row in cursor.fetchall()]

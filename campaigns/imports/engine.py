@@ -30,6 +30,7 @@ from funnel.imports import (
     ImportRecord,
     leads_import_merge,
     leads_import_records,
+    new_leads_table,
 )
 from funnel.models import Transition
 
@@ -326,10 +327,8 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
                 now=job.started_at,
             )
             if job.campaign_id:
-                _memberships_postgresql(cursor, batch, job)
-            cursor.execute(
-                sql.SQL("SELECT line FROM {} WHERE lead_id IS NULL ORDER BY line").format(batch)
-            )
+                _memberships_postgresql(cursor, batch_table, job)
+            cursor.execute(sql.SQL("SELECT line FROM {} WHERE lost ORDER BY line").format(batch))
             lost = [
                 ImportRowError(
                     job=job,
@@ -357,10 +356,23 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
         after = upper
 
 
-def _memberships_postgresql(cursor, batch, job: ImportJob) -> None:
+def _memberships_postgresql(cursor, batch_table: str, job: ImportJob) -> None:
     """Each imported lead joins the campaign; a member already is touched again only when
     the import changed something about it (an unchanged re-import rewrites nothing)."""
     table = sql.Identifier(CampaignMembership._meta.db_table)
+    params = {
+        "campaign": job.campaign_id,
+        "now": job.started_at,
+        "how": CampaignMembership.How.IMPORT,
+    }
+    # Leads created by this batch cannot be members yet: a plain insert.
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches)"
+            " SELECT id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1 FROM {new} ORDER BY id"
+        ).format(m=table, new=sql.Identifier(new_leads_table(batch_table))),
+        params,
+    )
     cursor.execute(
         sql.SQL(
             "WITH ins AS ("
@@ -371,13 +383,9 @@ def _memberships_postgresql(cursor, batch, job: ImportJob) -> None:
             " UPDATE {m} m SET touched_at = greatest(m.touched_at, %(now)s),"
             " touches = m.touches + 1 FROM {b} b"
             " WHERE m.lead_id = b.lead_id AND m.campaign_id = %(campaign)s"
-            " AND b.changed AND NOT b.created AND m.touched_at < %(now)s"
-        ).format(m=table, b=batch),
-        {
-            "campaign": job.campaign_id,
-            "now": job.started_at,
-            "how": CampaignMembership.How.IMPORT,
-        },
+            " AND b.changed AND m.touched_at < %(now)s"
+        ).format(m=table, b=sql.Identifier(batch_table)),
+        params,
     )
 
 

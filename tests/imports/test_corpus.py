@@ -227,3 +227,9 @@ def test_placeholders_are_blank_for_lead_fields_but_kept_in_attributes():
     assert counts(job) == (2, 0, 0, 0)
     lead = Lead.objects.get(external_id="P-1")
     assert (lead.city, lead.attributes) == ("", {"Tags": "Select"})
+
+
+def test_a_row_with_only_the_external_id_of_a_new_lead_merges_into_it():
+    job = import_csv("Email,Prospect ID,Company\na@example.com,P-1,Acme\n,P-1,Acme\n")
+    assert counts(job) == (1, 0, 1, 0)
+    assert Lead.objects.get().external_id == "P-1"
