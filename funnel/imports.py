@@ -144,6 +144,8 @@ def leads_import_merge(
     params = {"now": now, "actor": system_actor[:150], "campaign": campaign_id}
     fills = [f for f in fields if f in FILL_FIELDS]
     with connection.cursor() as cursor:
+        # Fresh statistics: the joins below pick index lookups for a small batch.
+        cursor.execute(sql.SQL("ANALYZE {}").format(batch))
 
         def resolve(extra: sql.Composable = _NOTHING):
             for column in ("email", "external_id"):
@@ -215,7 +217,10 @@ def leads_import_merge(
             )
 
         moved_ids: list[int] = []
-        if on_duplicate == "update":
+        cursor.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE lead_id IS NOT NULL)").format(batch)
+        )
+        if on_duplicate == "update" and cursor.fetchone()[0]:
             moved_ids = _update_existing(cursor, batch, lead, log, fills, params)
 
         cursor.execute(sql.SQL("SELECT id FROM {}").format(created_table))

@@ -210,7 +210,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
                             (
                                 line,
                                 row.ident,
-                                *(values.get(name) for name in STAGING_FIELDS),
+                                *map(values.get, STAGING_FIELDS),
                                 json.dumps(attributes) if attributes else None,
                                 row.stage,
                                 IMPORT_RANK[row.stage],

@@ -71,7 +71,7 @@ def import_preview(job: ImportJob) -> Preview:
     sample (the first rows of the file, up to 1,000) would do."""
     cleaner = cleaner_for(job)
     preview = Preview(sample_size=len(job.sample))
-    mapped = [(i, c, t) for i, c, t in cleaner.plan]
+    mapped = [(i, c, t) for i, c, t, _ in cleaner.plan]
     idents: dict[str, dict] = {}
     for number, (line, cells) in enumerate(job.sample):
         row = cleaner.clean(line, cells)
