@@ -130,9 +130,11 @@ def leads_import_merge(
     system_actor: str,
     campaign_id: int | None,
     now: dt.datetime,
+    resolved: bool = False,
 ) -> MergeCounts:
     """Merge the batch in `table` (columns BATCH_COLUMNS) into the leads, in the caller's
-    transaction. Existing leads get `lead_id` (and `changed` when written); the leads it
+    transaction (`resolved`: the caller filled `lead_id` and `old_stage` of the rows whose
+    lead exists already). Existing leads get `lead_id` (and `changed` when written); the leads it
     creates are listed in `new_leads_table(table)`, not written back into the batch (a
     rewrite of every row); a row it could not import is marked `lost` (its external id
     belongs to another lead of the batch)."""
@@ -144,8 +146,8 @@ def leads_import_merge(
     params = {"now": now, "actor": system_actor[:150], "campaign": campaign_id}
     fills = [f for f in fields if f in FILL_FIELDS]
     with connection.cursor() as cursor:
-        # Fresh statistics: the joins below pick index lookups for a small batch.
-        cursor.execute(sql.SQL("ANALYZE {}").format(batch))
+        # Statistics on the one join column: the joins below pick index lookups for a batch.
+        cursor.execute(sql.SQL("ANALYZE {} (lead_id)").format(batch))
 
         def resolve(extra: sql.Composable = _NOTHING):
             for column in ("email", "external_id"):
@@ -157,7 +159,8 @@ def leads_import_merge(
                     ).format(b=batch, lead=lead, c=sql.Identifier(column), extra=extra)
                 )
 
-        resolve()
+        if not resolved:
+            resolve()
         cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(created_table))
         cursor.execute(
             sql.SQL(

@@ -33,6 +33,7 @@ from funnel.imports import (
     new_leads_table,
 )
 from funnel.models import Transition
+from leads.models import Lead
 
 from . import csvfile
 from .mapping import IGNORE
@@ -302,9 +303,21 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
             where = sql.SQL("ident > %(after)s{bound}").format(bound=bound)
             cursor.execute(
                 sql.SQL(
-                    "INSERT INTO {b} ({names}) SELECT DISTINCT ON (ident) {select} FROM {s}"
-                    " WHERE {where} ORDER BY ident, rank DESC, line DESC"
-                ).format(b=batch, names=insert_names, select=first_select, s=staging, where=where),
+                    "INSERT INTO {b} ({names}, lead_id, old_stage)"
+                    " SELECT f.*, coalesce(le.id, lx.id),"
+                    " CASE WHEN le.id IS NOT NULL THEN le.stage ELSE lx.stage END"
+                    " FROM (SELECT DISTINCT ON (ident) {select} FROM {s}"
+                    " WHERE {where} ORDER BY ident, rank DESC, line DESC) f"
+                    " LEFT JOIN {lead} le ON le.email = f.email"
+                    " LEFT JOIN {lead} lx ON le.id IS NULL AND lx.external_id = f.external_id"
+                ).format(
+                    b=batch,
+                    names=insert_names,
+                    select=first_select,
+                    s=staging,
+                    where=where,
+                    lead=sql.Identifier(Lead._meta.db_table),
+                ),
                 {"after": after, "upper": upper},
             )
             cursor.execute(
@@ -325,6 +338,7 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
                 system_actor=job.system_actor,
                 campaign_id=job.campaign_id,
                 now=job.started_at,
+                resolved=True,
             )
             if job.campaign_id:
                 _memberships_postgresql(cursor, batch_table, job)
