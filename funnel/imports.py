@@ -270,6 +270,8 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
     sets.append(sql.SQL("updated_at = %(now)s"))
     olds.append(sql.SQL("l.stage"))
     news.append(new_stage)
+    # By index, lead by lead: a hash join would read the whole leads table for each batch.
+    cursor.execute("SET LOCAL enable_hashjoin TO off; SET LOCAL enable_mergejoin TO off")
     cursor.execute(
         sql.SQL(
             "WITH upd AS ("
@@ -296,6 +298,7 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
         {**params, "order": list(IMPORT_ORDER), "verb": IMPORT_VERB},
     )
     changed = cursor.fetchall()
+    cursor.execute("SET LOCAL enable_hashjoin TO on; SET LOCAL enable_mergejoin TO on")
     if not changed:
         return []
     cursor.execute(

@@ -43,6 +43,10 @@ from .rows import CleanRow, RowCleaner
 STAGING_FIELDS = ("email", "external_id", *TEXT_FIELDS, "company_size", "do_not_email")
 
 
+NESTED_LOOPS_ONLY = "SET LOCAL enable_hashjoin TO off; SET LOCAL enable_mergejoin TO off"
+ANY_JOIN = "SET LOCAL enable_hashjoin TO on; SET LOCAL enable_mergejoin TO on"
+
+
 class LeaseLost(Exception):
     """Another run took the job over (a resume after this worker looked dead)."""
 
@@ -299,6 +303,9 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
             # Most identities appear once: take each one's furthest-stage, latest row as it
             # is (one sorted pass), then merge only the identities that repeat.
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            # Look leads up by index, in identity order: the planner would otherwise hash
+            # the whole (growing) leads table for every batch.
+            cursor.execute(NESTED_LOOPS_ONLY)
             bound = sql.SQL(" AND ident <= %(upper)s") if upper is not None else sql.SQL("")
             where = sql.SQL("ident > %(after)s{bound}").format(bound=bound)
             cursor.execute(
@@ -320,6 +327,7 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
                 ),
                 {"after": after, "upper": upper},
             )
+            cursor.execute(ANY_JOIN)
             cursor.execute(
                 sql.SQL(
                     "WITH g AS (SELECT {select} FROM {s} WHERE {where} AND ident IN ("
@@ -341,7 +349,7 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
                 resolved=True,
             )
             if job.campaign_id:
-                _memberships_postgresql(cursor, batch_table, job)
+                _memberships_postgresql(cursor, batch_table, job, touch=counts.updated > 0)
             cursor.execute(sql.SQL("SELECT line FROM {} WHERE lost ORDER BY line").format(batch))
             lost = [
                 ImportRowError(
@@ -370,7 +378,7 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
         after = upper
 
 
-def _memberships_postgresql(cursor, batch_table: str, job: ImportJob) -> None:
+def _memberships_postgresql(cursor, batch_table: str, job: ImportJob, *, touch: bool) -> None:
     """Each imported lead joins the campaign; a member already is touched again only when
     the import changed something about it (an unchanged re-import rewrites nothing)."""
     table = sql.Identifier(CampaignMembership._meta.db_table)
@@ -387,20 +395,28 @@ def _memberships_postgresql(cursor, batch_table: str, job: ImportJob) -> None:
         ).format(m=table, new=sql.Identifier(new_leads_table(batch_table))),
         params,
     )
+    batch = sql.Identifier(batch_table)
     cursor.execute(
         sql.SQL(
-            "WITH ins AS ("
-            " INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches)"
+            "INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches)"
             " SELECT DISTINCT lead_id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1 FROM {b}"
             " WHERE lead_id IS NOT NULL ORDER BY lead_id"
-            " ON CONFLICT (lead_id, campaign_id) DO NOTHING RETURNING lead_id)"
-            " UPDATE {m} m SET touched_at = greatest(m.touched_at, %(now)s),"
-            " touches = m.touches + 1 FROM {b} b"
-            " WHERE m.lead_id = b.lead_id AND m.campaign_id = %(campaign)s"
-            " AND b.changed AND m.touched_at < %(now)s"
-        ).format(m=table, b=sql.Identifier(batch_table)),
+            " ON CONFLICT (lead_id, campaign_id) DO NOTHING"
+        ).format(m=table, b=batch),
         params,
     )
+    if touch:
+        # Rows inserted just above have touched_at = now: they are not touched twice.
+        cursor.execute(NESTED_LOOPS_ONLY)
+        cursor.execute(
+            sql.SQL(
+                "UPDATE {m} m SET touched_at = %(now)s, touches = m.touches + 1 FROM {b} b"
+                " WHERE b.changed AND m.lead_id = b.lead_id AND m.campaign_id = %(campaign)s"
+                " AND m.touched_at < %(now)s"
+            ).format(m=table, b=batch),
+            params,
+        )
+        cursor.execute(ANY_JOIN)
 
 
 # --- any database -------------------------------------------------------------------------
