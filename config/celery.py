@@ -18,7 +18,10 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
     timezone="UTC",
-    beat_schedule={},
+    beat_schedule={
+        # Lead imports whose worker died are queued again; they resume where they were.
+        "imports-resume-stalled": {"task": "imports.resume_stalled", "schedule": 60.0},
+    },
 )
 # Marketing (issue 6): engagement decays, so every lead is rescored nightly.
 app.conf.beat_schedule["campaigns-rescore-nightly"] = {

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "leads",
     "funnel",
     "campaigns",
+    "campaigns.imports",
 ]
 
 MIDDLEWARE = [
@@ -247,3 +248,14 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "capture"}
     ),
 }
+
+# --- Lead imports (campaigns.imports) -----------------------------------------
+# HubSpot-sized files: over either limit an upload is refused (413) before any row is written.
+HANDOFF_IMPORT_MAX_BYTES = env_int("HANDOFF_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
+HANDOFF_IMPORT_MAX_ROWS = env_int("HANDOFF_IMPORT_MAX_ROWS", 1_048_576, minimum=1)
+HANDOFF_IMPORT_MAX_CELL = env_int("HANDOFF_IMPORT_MAX_CELL", 65_536, minimum=1)
+HANDOFF_IMPORT_DIR = env_str("HANDOFF_IMPORT_DIR", str(VAR_DIR / "imports"))
+# Rows per committed batch: a killed worker loses at most one batch, then resumes.
+HANDOFF_IMPORT_BATCH_ROWS = env_int("HANDOFF_IMPORT_BATCH_ROWS", 50_000, minimum=1)
+# A running import not heard of for this long is taken as dead and queued again.
+HANDOFF_IMPORT_STALL_SECONDS = env_int("HANDOFF_IMPORT_STALL_SECONDS", 300, minimum=10)

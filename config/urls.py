@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from campaigns import api as campaigns_api
+from campaigns.imports import api as imports_api
 from funnel import api as funnel_api
 from funnel import views as funnel_views
 from leads import views as leads_views
@@ -27,6 +28,8 @@ api = [
     path("funnel/", funnel_api.FunnelView.as_view(), name="api-funnel"),
     path("campaigns/", campaigns_api.CampaignListCreate.as_view(), name="api-campaigns"),
     path("capture/<slug:slug>/", campaigns_api.CaptureView.as_view(), name="api-capture"),
+    path("imports/", imports_api.ImportListCreate.as_view(), name="api-imports"),
+    path("imports/<int:pk>/", imports_api.ImportDetail.as_view(), name="api-import"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -44,6 +47,7 @@ urlpatterns = [
     path("leads/<int:pk>/move/", funnel_views.lead_move, name="lead-move"),
     path("dashboard/", funnel_views.dashboard, name="dashboard"),
     path("", include("funnel.urls")),
+    path("imports/", include("campaigns.imports.urls")),
     path("api/", include(api)),
     path("", include("campaigns.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,290 @@
+"""CSV lead import: Handoff against the physical limit and against django-import-export.
+
+In one run on PostgreSQL, on a deterministic leads CSV of 1,048,576 rows (about 3% of
+them repeat an earlier e-mail in other case and with spaces around it):
+- physical limit: COPY of the file into an unlogged table with no index;
+- raw COPY into a copy of the leads table with its indexes (a file without duplicates;
+  on the realistic file it stops at the first bad row and keeps nothing);
+- django-import-export on the first 20,000 rows, pre-cleaned, in its fastest documented
+  mode (bulk, no diff, no per-row result);
+- Handoff's import from the file on disk to committed leads, log rows and memberships, in
+  its own process (`manage.py import_leads`, the worker's code path) for its peak memory;
+  then a second import of the same file.
+
+HANDOFF_BENCH_ROWS shrinks the file for a quick run.
+"""
+
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.harness import ROOT, Skip, Timer, bench_database
+
+ROWS = int(os.environ.get("HANDOFF_BENCH_ROWS", "1048576"))
+DIE_ROWS = min(20_000, ROWS)
+DUPLICATE_SHARE = 0.03
+HEADER = [
+    "Email",
+    "First Name",
+    "Last Name",
+    "Company",
+    "Job Title",
+    "Phone",
+    "Country",
+    "City",
+    "Lead Source",
+]
+FIRST = ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon", "Kim", "Lea"]
+LAST = ["Smith", "Jones", "Brown", "Garcia", "Miller", "Davis", "Lopez", "Clark", "Young"]
+COUNTRIES = ["Germany", "France", "Spain", "Italy", "Poland", "India", "Brazil", "Canada"]
+CITIES = ["Berlin", "Paris", "Madrid", "Rome", "Warsaw", "Pune", "Recife", "Toronto"]
+SOURCES = ["google", "linkedin", "event", "webinar", "referral", "purchased list"]
+TITLES = ["CTO", "Head of Sales", "Marketing Manager", "Developer", "CFO", "Buyer"]
+
+
+def generate(path: Path, rows: int, *, duplicates: bool = True, clean: bool = False) -> int:
+    """A deterministic file; answers how many distinct leads it holds."""
+    import csv
+
+    rng = random.Random(20261129)
+    distinct = 0
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for index in range(rows):
+            if duplicates and index > 100 and rng.random() < DUPLICATE_SHARE:
+                earlier = rng.randrange(0, distinct)
+                email = f"lead{earlier:07d}@company{earlier % 5000}.example"
+                email = f"  {email.upper()} " if not clean else email
+            else:
+                email = f"lead{distinct:07d}@company{distinct % 5000}.example"
+                distinct += 1
+            writer.writerow(
+                [
+                    email,
+                    rng.choice(FIRST),
+                    rng.choice(LAST),
+                    f"Company {rng.randrange(5000)} GmbH",
+                    rng.choice(TITLES),
+                    f"+49 30 {rng.randrange(10**7):07d}",
+                    rng.choice(COUNTRIES),
+                    rng.choice(CITIES),
+                    rng.choice(SOURCES),
+                ]
+            )
+    return distinct
+
+
+def _copy_rate(cursor, table: str, path: Path, columns: str) -> float:
+    statement = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"
+    with Timer() as timer, open(path, "rb") as handle, cursor.copy(statement) as cp:
+        while chunk := handle.read(1 << 20):
+            cp.write(chunk)
+    return timer.seconds
+
+
+def physical_limit(path: Path, rows: int) -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE UNLOGGED TABLE bench_limit (email text, first_name text, last_name text,"
+            " company text, title text, phone text, country text, city text, source text)"
+        )
+        seconds = _copy_rate(
+            cursor,
+            "bench_limit",
+            path,
+            "email, first_name, last_name, company, title, phone, country, city, source",
+        )
+        cursor.execute("DROP TABLE bench_limit")
+    return rows / seconds
+
+
+def raw_copy_with_indexes(clean_path: Path, raw_path: Path, rows: int) -> dict:
+    from django.db import connection, transaction
+
+    columns = "email, first_name, last_name, company, title, phone, country, city, source"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE bench_leads (LIKE leads_lead INCLUDING ALL EXCLUDING IDENTITY)"
+        )
+        cursor.execute(
+            "CREATE SEQUENCE bench_leads_seq; ALTER TABLE bench_leads ALTER id SET DEFAULT"
+            " nextval('bench_leads_seq')"
+        )
+        for name, default in (
+            ("external_id", None),
+            ("industry", "''"),
+            ("website", "''"),
+            ("attributes", "'{}'"),
+            ("stage", "'suspect'"),
+            ("stage_changed_at", "now()"),
+            ("score", "0"),
+            ("created_at", "now()"),
+            ("updated_at", "now()"),
+            ("do_not_email", "false"),
+        ):
+            if default:
+                cursor.execute(f"ALTER TABLE bench_leads ALTER {name} SET DEFAULT {default}")
+        seconds = _copy_rate(cursor, "bench_leads", clean_path, columns)
+        cursor.execute("TRUNCATE bench_leads")
+        error = ""
+        try:
+            with transaction.atomic():
+                _copy_rate(cursor, "bench_leads", raw_path, columns)
+        except Exception as exc:  # the point: what raw COPY does with a real file
+            error = str(exc).splitlines()[0]
+        cursor.execute("SELECT count(*) FROM bench_leads")
+        kept = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE bench_leads; DROP SEQUENCE bench_leads_seq")
+    return {"rows_per_s": round(rows / seconds), "raw_file_error": error, "raw_file_kept": kept}
+
+
+def django_import_export(path: Path) -> dict:
+    try:
+        import tablib
+        from import_export import resources
+    except ImportError:
+        return {"skipped": "django-import-export is not installed (pip install -e '.[dev]')"}
+    from leads.models import Lead
+
+    class LeadResource(resources.ModelResource):
+        class Meta:
+            model = Lead
+            fields = (
+                "email",
+                "first_name",
+                "last_name",
+                "company",
+                "title",
+                "phone",
+                "country",
+                "city",
+                "source",
+            )
+            import_id_fields = ("email",)
+            use_bulk = True
+            batch_size = 1000
+            skip_diff = True
+            skip_unchanged = False
+            use_transactions = True
+            force_init_instance = True  # new rows: no lookup per row (its fastest mode)
+
+    with open(path, encoding="utf-8") as handle:
+        dataset = tablib.Dataset().load(handle.read(), format="csv")
+    dataset.headers = list(LeadResource.Meta.fields)
+    with Timer() as timer:
+        result = LeadResource().import_data(dataset, dry_run=False, collect_failed_rows=True)
+    return {
+        "rows": len(dataset),
+        "rows_per_s": round(len(dataset) / timer.seconds),
+        "errors": bool(result.has_errors() or result.has_validation_errors()),
+    }
+
+
+def handoff_import(path: Path, env: dict) -> dict:
+    command = [sys.executable, "manage.py", "import_leads", str(path), "--campaign", "bench"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with Timer() as timer:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "seconds": round(timer.seconds, 2),
+        "output": done.stdout.strip().splitlines()[0],
+        "peak_mb": round(max(peak_kb, before) / 1024),
+    }
+
+
+def table_bytes(*tables: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(%s::text[]) t",
+            [list(tables)],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def run() -> dict:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise Skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    workdir = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
+    raw = workdir / "leads.csv"
+    clean = workdir / "leads-clean.csv"
+    die = workdir / "leads-20k.csv"
+    distinct = generate(raw, ROWS)
+    generate(clean, ROWS, duplicates=False)
+    generate(die, DIE_ROWS, duplicates=False, clean=True)
+    with bench_database():
+        from django.contrib.auth import get_user_model
+
+        from campaigns.models import Campaign
+        from leads.models import Lead
+        from tests.services import database_url
+
+        limit = physical_limit(raw, ROWS)
+        raw_copy = raw_copy_with_indexes(clean, raw, ROWS)
+        die_figures = django_import_export(die)
+        Lead.objects.all().delete()
+        Campaign.objects.create(name="Bench", slug="bench")
+        get_user_model().objects.create(username="bench")
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "DEBUG": "1",
+            "HANDOFF_IMPORT_DIR": str(workdir / "uploads"),
+        }
+        connection.close()
+        first = handoff_import(raw, env)
+        leads_after_first = Lead.objects.count()
+        tables = ("leads_lead", "funnel_transition", "campaigns_campaignmembership")
+        size_first = table_bytes(*tables)
+        lead_size_first = table_bytes("leads_lead")
+        second = handoff_import(raw, env)
+        size_second = table_bytes(*tables)
+        lead_size_second = table_bytes("leads_lead")
+        leads_after_second = Lead.objects.count()
+    for path in (raw, clean, die):
+        path.unlink(missing_ok=True)
+    rate = ROWS / first["seconds"]
+    second_rate = ROWS / second["seconds"]
+    die_rate = die_figures.get("rows_per_s")
+    growth = (size_second - size_first) / size_first
+    figures = {
+        "rows": ROWS,
+        "distinct_leads": distinct,
+        "physical_limit_rows_per_s": round(limit),
+        "raw_copy_with_indexes": raw_copy,
+        "django_import_export": die_figures,
+        "handoff_first": {**first, "rows_per_s": round(rate)},
+        "handoff_second": {**second, "rows_per_s": round(second_rate)},
+        "leads_after_first": leads_after_first,
+        "leads_after_second": leads_after_second,
+        "ratio_to_physical_limit": round(rate / limit, 3),
+        "ratio_to_django_import_export": round(rate / die_rate, 1) if die_rate else None,
+        "second_over_first_speed": round(second_rate / rate, 2),
+        "table_growth_on_second_import": round(growth, 4),
+        "leads_table_growth_on_second_import": round(
+            (lead_size_second - lead_size_first) / lead_size_first, 4
+        ),
+        "peak_worker_mb": max(first["peak_mb"], second["peak_mb"]),
+    }
+    figures["meets_target"] = bool(
+        figures["ratio_to_physical_limit"] >= 0.1
+        and (figures["ratio_to_django_import_export"] or 0) >= 10
+        and second_rate >= rate * 0.95
+        and growth < 0.05
+        and leads_after_first == distinct == leads_after_second
+        and figures["peak_worker_mb"] <= 300
+    )
+    return figures

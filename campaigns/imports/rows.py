@@ -1,0 +1,209 @@
+"""One data row of a file, cleaned into lead values, or the reasons it cannot be imported."""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.utils import timezone
+
+from leads.models import Lead
+
+from .mapping import ATTRIBUTE, IGNORE, STAGE_SYNONYMS, normalise_header
+
+TRUE_VALUES = {"yes", "y", "true", "t", "1", "x", "on"}
+FALSE_VALUES = {"no", "n", "false", "f", "0", "off"}
+# What other tools export for "nothing chosen": a blank for a lead field (attributes keep it).
+PLACEHOLDERS = {"select", "n/a", "null", "#n/a"}
+_ISO = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
+_NUMERIC = re.compile(
+    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+)
+# A cheap shape check first: most addresses pass, and only those reach Django's validator.
+_EMAIL_SHAPE = re.compile(r"^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
+_validate_email = EmailValidator()
+_MAX_LENGTH = {
+    field.name: field.max_length
+    for field in Lead._meta.get_fields()
+    if getattr(field, "max_length", None) and field.name not in ("stage",)
+}
+# Plain text fields and their lengths (e-mail has its own checks).
+_TEXT_LIMIT = {name: length for name, length in _MAX_LENGTH.items() if name != "email"}
+
+
+@dataclass
+class CleanRow:
+    line: int
+    values: dict  # lead fields with a value (blank cells leave a field alone)
+    stage: str
+    stage_at: dt.datetime | None
+    errors: list[tuple[str, str]]  # (column, message)
+
+    @property
+    def ident(self) -> str | None:
+        email = self.values.get("email")
+        if email:
+            return f"e:{email}"
+        external_id = self.values.get("external_id")
+        return f"x:{external_id}" if external_id else None
+
+
+def parse_when(value: str, dayfirst: bool) -> dt.datetime:
+    """A date or date-time as an aware datetime; raises ValueError."""
+    match = _ISO.match(value)
+    if match:
+        year, month, day = int(match[1]), int(match[2]), int(match[3])
+        hour, minute, second = int(match[4] or 0), int(match[5] or 0), int(match[6] or 0)
+        zone = match[7]
+    else:
+        match = _NUMERIC.match(value)
+        if not match:
+            raise ValueError
+        first, second_part, year = int(match[1]), int(match[2]), int(match[3])
+        day, month = (first, second_part) if dayfirst else (second_part, first)
+        if year < 100:
+            year += 2000
+        hour, minute, second = int(match[4] or 0), int(match[5] or 0), int(match[6] or 0)
+        zone = None
+    when = dt.datetime(year, month, day, hour, minute, second)
+    if zone:
+        if zone == "Z":
+            return when.replace(tzinfo=dt.UTC)
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        return when.replace(tzinfo=dt.timezone(sign * offset))
+    return timezone.make_aware(when)
+
+
+class RowCleaner:
+    """Cleans rows for one mapping; built once per import, called for every row."""
+
+    def __init__(
+        self,
+        *,
+        columns: list[str],
+        mapping: dict[str, str],
+        stage_values: dict[str, str],
+        default_stage: str,
+        dayfirst: bool,
+        max_cell: int,
+    ):
+        self.columns = columns
+        self.width = len(columns)
+        self.plan = [
+            (index, column, target, _TEXT_LIMIT.get(target, 0))
+            for index, column in enumerate(columns)
+            if (target := mapping.get(column, ATTRIBUTE)) != IGNORE
+        ]
+        self.stage_values = {
+            normalise_header(value): stage for value, stage in (stage_values or {}).items() if stage
+        }
+        self.default_stage = default_stage
+        self.dayfirst = dayfirst
+        self.max_cell = max_cell
+        by_target = {target: column for column, target in mapping.items()}
+        self.identity_column = by_target.get("email") or by_target.get("external_id") or ""
+
+    def clean(self, line: int, cells: list[str]) -> CleanRow:
+        errors: list[tuple[str, str]] = []
+        values: dict = {}
+        stage = self.default_stage
+        stage_at = None
+        count = len(cells)
+        if count != self.width and not (
+            count > self.width and not "".join(cells[self.width :]).strip()
+        ):
+            errors.append(("", f"This row has {count} fields; the header has {self.width}."))
+            return CleanRow(line, values, stage, stage_at, errors)
+        attributes = {}
+        max_cell = self.max_cell
+        for index, column, target, limit in self.plan:
+            raw = cells[index]
+            if not raw:
+                continue
+            if limit:
+                # The common case first: a text field (a million rows pass here).
+                value = raw.strip()
+                if not value or (len(value) <= 6 and value.lower() in PLACEHOLDERS):
+                    continue
+                if len(value) <= limit:
+                    values[target] = value
+                    continue
+            if len(raw) > max_cell:
+                errors.append(
+                    (
+                        column,
+                        f"The value is {len(raw):,} characters long; the limit is "
+                        f"{self.max_cell:,}.",
+                    )
+                )
+                continue
+            value = raw.strip()
+            if not value:
+                continue
+            if target == ATTRIBUTE:
+                attributes[column] = value
+                continue
+            if value.lower() in PLACEHOLDERS:
+                continue
+            if target == "email":
+                email = value.lower()
+                if not _EMAIL_SHAPE.match(email) or len(email) > 254:
+                    try:
+                        _validate_email(email)
+                    except ValidationError:
+                        errors.append((column, f"{value!r} is not a valid e-mail address."))
+                        continue
+                values["email"] = email
+            elif target == "stage":
+                found = self.stage_values.get(normalise_header(value)) or STAGE_SYNONYMS.get(
+                    normalise_header(value)
+                )
+                if not found:
+                    errors.append((column, f"Unknown stage {value!r}: map it to a Handoff stage."))
+                    continue
+                stage = str(found)
+            elif target == "stage_at":
+                try:
+                    stage_at = parse_when(value, self.dayfirst)
+                except ValueError:
+                    errors.append((column, f"{value!r} is not a date."))
+            elif target == "company_size":
+                try:
+                    size = int(value.replace(",", "").replace(" ", ""))
+                    if size < 0:
+                        raise ValueError
+                except ValueError:
+                    errors.append((column, f"{value!r} is not a whole number."))
+                    continue
+                values["company_size"] = size
+            elif target == "do_not_email":
+                lowered = value.lower()
+                if lowered in TRUE_VALUES:
+                    values["do_not_email"] = True
+                elif lowered in FALSE_VALUES:
+                    values["do_not_email"] = False
+                else:
+                    errors.append((column, f"{value!r} is not yes or no."))
+            else:
+                limit = _MAX_LENGTH.get(target)
+                if limit and len(value) > limit:
+                    errors.append(
+                        (
+                            column,
+                            f"The value is {len(value):,} characters long; {target} "
+                            f"takes at most {limit}.",
+                        )
+                    )
+                    continue
+                values[target] = value
+        if attributes:
+            values["attributes"] = attributes
+        if not errors and not values.get("email") and not values.get("external_id"):
+            errors.append((self.identity_column, "A lead needs an e-mail or an external id."))
+        return CleanRow(line, values, stage, stage_at, errors)

@@ -1,0 +1,265 @@
+"""Writes for lead imports: upload a file, choose the mapping, start, resume, run."""
+
+import datetime as dt
+import logging
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from leads.stages import Stage
+
+from . import csvfile, engine
+from .mapping import (
+    auto_mapping,
+    check_mapping,
+    detect_dayfirst,
+    mapping_from_fields,
+    stage_value_mapping,
+)
+from .models import ImportJob
+
+log = logging.getLogger(__name__)
+
+
+class ImportRefused(Exception):
+    """A clear refusal: 400 (not a CSV, a bad mapping...) or 413 (over the limits)."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "invalid"):
+        self.message = message
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+
+def too_large_message() -> str:
+    limit = settings.HANDOFF_IMPORT_MAX_BYTES
+    return f"The file is larger than {limit / 1024 / 1024:,.0f} MB; split it into smaller files."
+
+
+def import_dir() -> Path:
+    path = Path(settings.HANDOFF_IMPORT_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _store(upload) -> tuple[Path, int]:
+    """Stream the upload (a Django UploadedFile or an open binary file) to the import folder,
+    refusing it as soon as it passes the size limit."""
+    limit = settings.HANDOFF_IMPORT_MAX_BYTES
+    target = import_dir() / f"{uuid.uuid4().hex}.csv"
+    size = 0
+    chunks = (
+        upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
+    )
+    try:
+        with open(target, "wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise ImportRefused(too_large_message(), status=413, code="too_large")
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target, size
+
+
+def _column_values(inspection: csvfile.Inspection, column: str) -> list[str]:
+    index = inspection.columns.index(column)
+    return [cells[index] for _, cells in inspection.sample if index < len(cells)]
+
+
+def sample_values(job: ImportJob, column: str) -> list[str]:
+    if column not in job.columns:
+        return []
+    index = job.columns.index(column)
+    return [cells[index] for _, cells in job.sample if index < len(cells)]
+
+
+def distinct_stage_values(job: ImportJob) -> list[str]:
+    column = next((c for c, t in job.mapping.items() if t == "stage"), None)
+    if column is None:
+        return []
+    seen = dict.fromkeys(v.strip() for v in sample_values(job, column) if v.strip())
+    return list(seen)[:50]
+
+
+def guess_dayfirst(job: ImportJob) -> bool | None:
+    columns = [c for c, t in job.mapping.items() if t == "stage_at"] or list(job.columns)
+    for column in columns:
+        found = detect_dayfirst(sample_values(job, column))
+        if found is not None:
+            return found
+    return None
+
+
+def import_job_create(
+    *,
+    user,
+    upload,
+    file_name: str,
+    campaign: Campaign | None = None,
+    default_stage: str = Stage.SUSPECT,
+    mapping: dict | None = None,
+    stage_values: dict | None = None,
+    dayfirst: bool | None = None,
+    on_duplicate: str = ImportJob.OnDuplicate.UPDATE,
+    start: bool = False,
+) -> ImportJob:
+    """Store and inspect the file, guess the mapping, and keep the job; with `start` it is
+    queued at once (the API and the command), else it waits for the mapping pages.
+
+    Raises ImportRefused before any row is written."""
+    if default_stage not in Stage.values:
+        raise ImportRefused(f"{default_stage!r} is not a stage.")
+    if on_duplicate not in ImportJob.OnDuplicate.values:
+        raise ImportRefused("on_duplicate is update or skip.")
+    path, size = _store(upload)
+    try:
+        inspection = csvfile.inspect(path, max_rows=settings.HANDOFF_IMPORT_MAX_ROWS)
+    except csvfile.TooManyRows as exc:
+        path.unlink(missing_ok=True)
+        raise ImportRefused(str(exc), status=413, code="too_large") from None
+    except csvfile.NotACSV as exc:
+        path.unlink(missing_ok=True)
+        raise ImportRefused(str(exc), code="not_csv") from None
+    try:
+        chosen = (
+            mapping_from_fields(inspection.columns, mapping)
+            if mapping
+            else auto_mapping(inspection.columns)
+        )
+    except ValueError as exc:
+        path.unlink(missing_ok=True)
+        raise ImportRefused(str(exc)) from None
+    job = ImportJob(
+        created_by=user,
+        campaign=campaign,
+        file_name=Path(file_name or "upload.csv").name[:255],
+        file_path=str(path),
+        file_size=size,
+        encoding=inspection.encoding,
+        delimiter=inspection.delimiter,
+        columns=inspection.columns,
+        sample=[[line, cells] for line, cells in inspection.sample],
+        mapping=chosen,
+        default_stage=default_stage,
+        on_duplicate=on_duplicate,
+        total=inspection.total,
+    )
+    job.stage_values = stage_value_mapping(distinct_stage_values(job), stage_values)
+    if stage_values:
+        job.stage_values.update({k: v for k, v in stage_values.items() if v in Stage.values})
+    job.dayfirst = dayfirst if dayfirst is not None else guess_dayfirst(job)
+    if start:
+        problems = check_mapping(job.mapping)
+        bad_stages = sorted({v for v in (stage_values or {}).values() if v not in Stage.values})
+        if bad_stages:
+            problems.append(f"stage_values: {', '.join(map(repr, bad_stages))} are not stages.")
+        if problems:
+            path.unlink(missing_ok=True)
+            raise ImportRefused(" ".join(problems))
+    job.save()
+    if start:
+        import_job_start(job=job)
+    return job
+
+
+def import_job_set_mapping(
+    *,
+    job: ImportJob,
+    mapping: dict[str, str],
+    stage_values: dict[str, str],
+    dayfirst: bool | None,
+    on_duplicate: str,
+    default_stage: str,
+) -> list[str]:
+    """Keep the choices of the mapping page; answers the problems that stop a start."""
+    if job.status != ImportJob.Status.UPLOADED:
+        return ["This import has started already."]
+    job.mapping = {column: mapping.get(column, "attribute") for column in job.columns}
+    job.stage_values = {k: v for k, v in stage_values.items() if v in Stage.values}
+    job.dayfirst = dayfirst
+    job.on_duplicate = on_duplicate
+    job.default_stage = default_stage
+    job.save(update_fields=["mapping", "stage_values", "dayfirst", "on_duplicate", "default_stage"])
+    return check_mapping(job.mapping)
+
+
+def import_job_start(*, job: ImportJob) -> ImportJob:
+    from .tasks import run_import
+
+    problems = check_mapping(job.mapping)
+    if problems:
+        raise ImportRefused(" ".join(problems))
+    started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(
+        status=ImportJob.Status.QUEUED
+    )
+    if not started and job.status != ImportJob.Status.UPLOADED:
+        raise ImportRefused("This import has started already.", status=409, code="conflict")
+    job.status = ImportJob.Status.QUEUED
+    run_import.delay_on_commit(job.pk)
+    return job
+
+
+def is_stalled(job: ImportJob, *, now: dt.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    if job.status != ImportJob.Status.RUNNING or job.heartbeat_at is None:
+        return False
+    return (now - job.heartbeat_at).total_seconds() > settings.HANDOFF_IMPORT_STALL_SECONDS
+
+
+def can_resume(job: ImportJob, *, now: dt.datetime | None = None) -> bool:
+    return (job.status == ImportJob.Status.FAILED and Path(job.file_path).exists()) or is_stalled(
+        job, now=now
+    )
+
+
+def import_job_resume(*, job: ImportJob, now: dt.datetime | None = None) -> ImportJob:
+    """Queue a failed or stalled job again; it goes on from its last committed batch."""
+    from .tasks import run_import
+
+    if not can_resume(job, now=now):
+        raise ImportRefused(
+            "Only a failed or stalled import can be resumed.", status=409, code="conflict"
+        )
+    ImportJob.objects.filter(pk=job.pk, status=job.status, runner=job.runner).update(
+        status=ImportJob.Status.QUEUED, runner="", failure=""
+    )
+    job.refresh_from_db()
+    run_import.delay_on_commit(job.pk)
+    return job
+
+
+def imports_resume_stalled(*, now: dt.datetime | None = None) -> int:
+    """What beat runs: jobs whose worker died (no heartbeat for a while) are queued again."""
+    count = 0
+    for job in ImportJob.objects.filter(status=ImportJob.Status.RUNNING):
+        if is_stalled(job, now=now):
+            import_job_resume(job=job, now=now)
+            count += 1
+    return count
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Run a queued job to its end (in a worker, or in-process for the command)."""
+    claimed = engine.claim(job_id)
+    if claimed is None:
+        return None
+    job, token = claimed
+    try:
+        return engine.run(job, token)
+    except engine.LeaseLost:
+        log.warning("import %s: taken over by another run; stopping", job_id)
+        return None
+    except Exception as exc:
+        log.exception("import %s failed", job_id)
+        ImportJob.objects.filter(pk=job_id, runner=token).update(
+            status=ImportJob.Status.FAILED,
+            failure=f"The import stopped: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        raise
