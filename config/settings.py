@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "leads",
     "funnel",
     "campaigns",
+    "campaigns.nurture",
 ]
 
 MIDDLEWARE = [
@@ -216,3 +217,17 @@ LOGGING = {
 if TESTING:
     # Hashing passwords at full strength would dominate the suite's run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Nurturing (campaigns.nurture) ----------------------------------------------
+# Beat ticks this often; each tick hands due enrollments to workers in batches.
+HANDOFF_NURTURE_TICK_SECONDS = env_int("HANDOFF_NURTURE_TICK_SECONDS", 60, minimum=1)
+HANDOFF_NURTURE_BATCH_SIZE = env_int("HANDOFF_NURTURE_BATCH_SIZE", 200, minimum=1)
+HANDOFF_NURTURE_MAX_PER_TICK = env_int("HANDOFF_NURTURE_MAX_PER_TICK", 100_000, minimum=1)
+# A batch handed out and not done within the lease (its worker died) is handed out again.
+HANDOFF_NURTURE_LEASE_SECONDS = env_int("HANDOFF_NURTURE_LEASE_SECONDS", 600, minimum=1)
+HANDOFF_NURTURE_SOFT_TIME_LIMIT = env_int("HANDOFF_NURTURE_SOFT_TIME_LIMIT", 300, minimum=1)
+HANDOFF_NURTURE_MAX_RETRIES = env_int("HANDOFF_NURTURE_MAX_RETRIES", 8, minimum=0)
+HANDOFF_NURTURE_RETRY_BASE_SECONDS = env_int("HANDOFF_NURTURE_RETRY_BASE_SECONDS", 10, minimum=0)
+HANDOFF_NURTURE_RETRY_MAX_SECONDS = env_int("HANDOFF_NURTURE_RETRY_MAX_SECONDS", 900, minimum=1)
+# Consecutive failed attempts after which an enrollment stops (status "failed").
+HANDOFF_NURTURE_MAX_FAILURES = env_int("HANDOFF_NURTURE_MAX_FAILURES", 20, minimum=1)

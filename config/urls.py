@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from campaigns import api as campaigns_api
+from campaigns.nurture import urls as nurture_urls
 from funnel import api as funnel_api
 from funnel import views as funnel_views
 from leads import views as leads_views
@@ -21,6 +22,7 @@ api = [
     path("reasons/", funnel_api.ReasonList.as_view(), name="api-reasons"),
     path("funnel/", funnel_api.FunnelView.as_view(), name="api-funnel"),
     path("campaigns/", campaigns_api.CampaignListCreate.as_view(), name="api-campaigns"),
+    path("nurture/", include(nurture_urls.api_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -37,6 +39,7 @@ urlpatterns = [
     path("leads/<int:pk>/", funnel_views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/move/", funnel_views.lead_move, name="lead-move"),
     path("dashboard/", funnel_views.dashboard, name="dashboard"),
+    path("", include(nurture_urls.urlpatterns)),
     path("api/", include(api)),
     path("admin/", admin.site.urls),
 ]

@@ -5,6 +5,7 @@ import random
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -117,6 +118,7 @@ class Command(BaseCommand):
     def handle(self, *args, leads: int, seed: int, **options):
         users = self._users()
         campaigns = self._campaigns(users["marketer"])
+        call_command("seed_nurture", stdout=self.stdout)  # before the leads: they enroll
         if Lead.objects.filter(external_id__startswith="demo-").exists():
             self.stdout.write("Demo leads are there already; nothing added.")
             return
