@@ -44,10 +44,9 @@ class ProgrammeListCreate(generics.ListCreateAPIView):
                 exits=data["exits"],
                 reasons=data.get("reasons", []),
                 priority=data.get("priority", 100),
+                is_active=data.get("is_active", True),
                 created_by=request.user,
             )
-            if "is_active" in data:
-                services.programme_update(programme=programme, is_active=data["is_active"])
             for step in data.get("steps", []):
                 services.step_add(programme=programme, **step)
         self._stats = selectors.programme_stats([programme])

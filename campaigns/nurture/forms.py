@@ -7,6 +7,8 @@ from .models import ContentAsset, Exit, Programme, Step
 
 
 class AssetForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
+
     class Meta:
         model = ContentAsset
         fields = ("title", "kind", "url", "summary", "aida_stage")

@@ -419,13 +419,20 @@ def consent_unsubscribe(
 
 
 def programme_create(
-    *, name: str, exits: list[str], reasons: list[str], priority: int = 100, created_by=None
+    *,
+    name: str,
+    exits: list[str],
+    reasons: list[str],
+    priority: int = 100,
+    is_active: bool = True,
+    created_by=None,
 ) -> Programme:
     return Programme.objects.create(
         name=name,
         exits=list(exits),
         reasons=list(reasons),
         priority=priority,
+        is_active=is_active,
         created_by=created_by,
     )
 
