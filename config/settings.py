@@ -231,3 +231,4 @@ HANDOFF_NURTURE_RETRY_BASE_SECONDS = env_int("HANDOFF_NURTURE_RETRY_BASE_SECONDS
 HANDOFF_NURTURE_RETRY_MAX_SECONDS = env_int("HANDOFF_NURTURE_RETRY_MAX_SECONDS", 900, minimum=1)
 # Consecutive failed attempts after which an enrollment stops (status "failed").
 HANDOFF_NURTURE_MAX_FAILURES = env_int("HANDOFF_NURTURE_MAX_FAILURES", 20, minimum=1)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["NurtureExitEnum"] = "campaigns.nurture.models.Exit"
