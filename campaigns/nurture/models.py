@@ -84,7 +84,9 @@ class Programme(models.Model):
     priority = models.PositiveIntegerField(
         default=100, help_text="Lower first: a lead joins the first programme that matches."
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(
+        default=True, help_text="A paused programme enrolls nobody and sends nothing."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

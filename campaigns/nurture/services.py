@@ -113,6 +113,7 @@ def enrollments_queue_due(*, now: dt.datetime, limit: int | None = None) -> list
             status=Enrollment.Status.ACTIVE,
             next_due_at__lte=now,
             failures__lt=settings.HANDOFF_NURTURE_MAX_FAILURES,
+            programme__is_active=True,
         ).filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now))
         if after is not None:
             due = due.filter(Q(next_due_at__gt=after[0]) | Q(next_due_at=after[0], id__gt=after[1]))

@@ -1,8 +1,9 @@
 import datetime as dt
+import os
 
 import pytest
 
-from campaigns.nurture.models import AudienceMember, Enrollment, Message
+from campaigns.nurture.models import AudienceMember, Enrollment, Message, Programme
 from tests.conftest import move
 
 from .conftest import T0, header_url, parse
@@ -114,3 +115,28 @@ def test_it_features_an_asset_that_fits_the_journey_stage(
     text = parse(smtp_server.messages[0][2]).get_body(("plain",)).get_content()
     assert "Case for the desire stage" in text
     assert "Awareness piece" not in text
+
+
+def test_a_paused_programme_sends_nothing(make_programme, to_nurture, tick, smtp_server):
+    programme = make_programme(["mql"])
+    to_nurture()
+    programme.is_active = False
+    programme.save()
+    assert tick(T0 + dt.timedelta(minutes=1)) == 0
+    programme.is_active = True
+    programme.save()
+    assert tick(T0 + dt.timedelta(minutes=2)) == 1
+
+
+def test_the_demo_programmes_catch_every_exit_and_mail_on_the_first_tick(
+    to_nurture, tick, smtp_server
+):
+    from django.core.management import call_command
+
+    call_command("seed_nurture", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("seed_nurture", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert Programme.objects.count() == 4
+    leads = [to_nurture(stage) for stage in EXIT_REASONS]
+    assert Enrollment.objects.filter(lead__in=leads).values("programme").distinct().count() == 4
+    assert tick(T0 + dt.timedelta(minutes=1)) == 4
+    assert len(smtp_server.messages) == 4
