@@ -102,35 +102,36 @@ def enrollments_queue_due(*, now: dt.datetime, limit: int | None = None) -> list
     """
     from .tasks import send_batch  # tasks import services: import here, not at the top
 
-    batch_size = settings.HANDOFF_NURTURE_BATCH_SIZE
     limit = limit or settings.HANDOFF_NURTURE_MAX_PER_TICK
     lease = now + dt.timedelta(seconds=settings.HANDOFF_NURTURE_LEASE_SECONDS)
-    batches: list[list[int]] = []
-    handed = 0
-    after: tuple | None = None  # keyset cursor: each pass starts where the last one ended
-    while handed < limit:
-        due = Enrollment.objects.filter(
+    not_queued = Q(queued_until__isnull=True) | Q(queued_until__lt=now)
+    # One pass over the due-time index, then each batch claimed by primary key.
+    due = list(
+        Enrollment.objects.filter(
+            not_queued,
             status=Enrollment.Status.ACTIVE,
             next_due_at__lte=now,
             failures__lt=settings.HANDOFF_NURTURE_MAX_FAILURES,
             programme__is_active=True,
-        ).filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now))
-        if after is not None:
-            due = due.filter(Q(next_due_at__gt=after[0]) | Q(next_due_at=after[0], id__gt=after[1]))
+        )
+        .order_by("next_due_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    batches: list[list[int]] = []
+    size = settings.HANDOFF_NURTURE_BATCH_SIZE
+    for start in range(0, len(due), size):
         with transaction.atomic():
-            rows = list(
-                due.order_by("next_due_at", "id")
+            ids = list(
+                Enrollment.objects.filter(not_queued, pk__in=due[start : start + size])
                 .select_for_update(skip_locked=True)
-                .values_list("next_due_at", "id")[: min(batch_size, limit - handed)]
+                .order_by("id")
+                .values_list("id", flat=True)
             )
-            if not rows:
-                break
-            ids = [pk for _, pk in rows]
+            if not ids:
+                continue
             Enrollment.objects.filter(pk__in=ids).update(queued_until=lease)
             send_batch.delay_on_commit(ids, now.isoformat())
-        after = rows[-1]
         batches.append(ids)
-        handed += len(ids)
     return batches
 
 
@@ -224,14 +225,21 @@ def _due_enrollments(enrollment_ids: list[int], now: dt.datetime):
     unsubscribed = ConsentRecord.objects.filter(
         lead_id=OuterRef("lead_id"), action=ConsentRecord.Action.UNSUBSCRIBED
     )
-    return (
-        Enrollment.objects.filter(
-            pk__in=enrollment_ids, status=Enrollment.Status.ACTIVE, next_due_at__lte=now
-        )
+    # By primary key alone, state checked here: many enrollments share a due time (a bulk
+    # enrollment), and a plan through the due-time index would visit all of them.
+    rows = (
+        Enrollment.objects.filter(pk__in=enrollment_ids)
         .select_related("lead")
         .annotate(unsubscribed=Exists(unsubscribed))
         .order_by()
     )
+    return [
+        row
+        for row in rows
+        if row.status == Enrollment.Status.ACTIVE
+        and row.next_due_at is not None
+        and row.next_due_at <= now
+    ]
 
 
 def enrollment_failed(*, enrollment_id: int, error: BaseException, at: dt.datetime) -> None:
@@ -298,11 +306,12 @@ def enrollment_advance(
     while enrollment.status == Enrollment.Status.ACTIVE and enrollment.next_due_at <= now:
         plan = _plan(enrollment, now=now, steps=steps)
         with transaction.atomic():
+            # Every claim moves next_position on (or ends the enrollment), so (status,
+            # position) is the version; no due-time condition, for the reason above.
             claimed = Enrollment.objects.filter(
                 pk=enrollment.pk,
                 status=Enrollment.Status.ACTIVE,
                 next_position=enrollment.next_position,
-                next_due_at=enrollment.next_due_at,
             ).update(queued_until=None, failures=0, **plan.changes)
             if not claimed:
                 return sent
