@@ -119,3 +119,34 @@ def test_it_retries_after_an_smtp_error(smtp_server, worker):
     assert enrollment.status == "completed"  # ...and the retry sent it, once
     assert Message.objects.count() == 1
     assert len(smtp_server.messages) == 1
+
+
+def test_two_ticks_at_the_same_moment_hand_out_disjoint_batches(
+    transactional_db, monkeypatch, settings
+):
+    import threading
+
+    from django.db import connection
+
+    settings.HANDOFF_NURTURE_BATCH_SIZE = 25
+    now = timezone.now()
+    due_enrollments(400, now)
+    handed: list[list[int]] = []
+    monkeypatch.setattr(send_batch, "delay_on_commit", lambda ids, at: handed.append(ids))
+    start = threading.Barrier(2)
+
+    def beat():
+        try:
+            start.wait()
+            enrollments_queue_due(now=now)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=beat) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [pk for batch in handed for pk in batch]
+    assert len(ids) == 400
+    assert len(set(ids)) == 400
