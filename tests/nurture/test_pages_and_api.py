@@ -194,3 +194,14 @@ def test_the_api_lists_enrollments_by_lead(make_programme, to_nurture, api, mana
     assert [item["lead"] for item in body["results"]] == [lead.pk]
     assert body["results"][0]["status"] == "active"
     assert other.pk not in [item["lead"] for item in body["results"]]
+
+
+def test_the_programme_list_takes_a_fixed_number_of_queries(
+    make_programme, client, marketer, django_assert_max_num_queries
+):
+    for exit_stage in ("mql", "sal", "sql", "opportunity"):
+        make_programme([exit_stage])
+    client.force_login(marketer)
+    client.get("/nurture/")  # warm the session and the role cache
+    with django_assert_max_num_queries(10):
+        assert client.get("/nurture/").status_code == 200
