@@ -1,7 +1,7 @@
 """Thin tasks: the beat's tick hands due enrollments out in batches; a batch sends them.
 
 Both are safe to run twice: the tick's conditional update and the worker's claim (see
-services) make a second delivery of a batch, or a second beat, send nothing twice.
+sending) make a second delivery of a batch, or a second beat, send nothing twice.
 """
 
 import datetime as dt
@@ -11,7 +11,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
-from .services import SendInterrupted, enrollments_queue_due, messages_send_due
+from .sending import SendInterrupted, messages_send_due
+from .services import enrollments_queue_due
 
 
 def retry_countdown(retries: int) -> int:

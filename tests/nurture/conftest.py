@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from campaigns.nurture.models import Programme, Step
-from campaigns.nurture.services import enrollments_queue_due, messages_send_due, step_add
+from campaigns.nurture.sending import messages_send_due
+from campaigns.nurture.services import enrollments_queue_due, step_add
 from tests.conftest import move
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
