@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "funnel",
     "campaigns",
     "campaigns.imports",
+    "campaigns.nurture",
 ]
 
 MIDDLEWARE = [
@@ -259,3 +260,18 @@ HANDOFF_IMPORT_DIR = env_str("HANDOFF_IMPORT_DIR", str(VAR_DIR / "imports"))
 HANDOFF_IMPORT_BATCH_ROWS = env_int("HANDOFF_IMPORT_BATCH_ROWS", 50_000, minimum=1)
 # A running import not heard of for this long is taken as dead and queued again.
 HANDOFF_IMPORT_STALL_SECONDS = env_int("HANDOFF_IMPORT_STALL_SECONDS", 300, minimum=10)
+
+# --- Nurturing (campaigns.nurture) ----------------------------------------------
+# Beat ticks this often; each tick hands due enrollments to workers in batches.
+HANDOFF_NURTURE_TICK_SECONDS = env_int("HANDOFF_NURTURE_TICK_SECONDS", 60, minimum=1)
+HANDOFF_NURTURE_BATCH_SIZE = env_int("HANDOFF_NURTURE_BATCH_SIZE", 200, minimum=1)
+HANDOFF_NURTURE_MAX_PER_TICK = env_int("HANDOFF_NURTURE_MAX_PER_TICK", 100_000, minimum=1)
+# A batch handed out and not done within the lease (its worker died) is handed out again.
+HANDOFF_NURTURE_LEASE_SECONDS = env_int("HANDOFF_NURTURE_LEASE_SECONDS", 600, minimum=1)
+HANDOFF_NURTURE_SOFT_TIME_LIMIT = env_int("HANDOFF_NURTURE_SOFT_TIME_LIMIT", 300, minimum=1)
+HANDOFF_NURTURE_MAX_RETRIES = env_int("HANDOFF_NURTURE_MAX_RETRIES", 8, minimum=0)
+HANDOFF_NURTURE_RETRY_BASE_SECONDS = env_int("HANDOFF_NURTURE_RETRY_BASE_SECONDS", 10, minimum=0)
+HANDOFF_NURTURE_RETRY_MAX_SECONDS = env_int("HANDOFF_NURTURE_RETRY_MAX_SECONDS", 900, minimum=1)
+# Consecutive failed attempts after which an enrollment stops (status "failed").
+HANDOFF_NURTURE_MAX_FAILURES = env_int("HANDOFF_NURTURE_MAX_FAILURES", 20, minimum=1)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["NurtureExitEnum"] = "campaigns.nurture.models.Exit"

@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from campaigns import api as campaigns_api
 from campaigns.imports import api as imports_api
+from campaigns.nurture import urls as nurture_urls
 from funnel import api as funnel_api
 from funnel import views as funnel_views
 from leads import views as leads_views
@@ -30,6 +31,7 @@ api = [
     path("capture/<slug:slug>/", campaigns_api.CaptureView.as_view(), name="api-capture"),
     path("imports/", imports_api.ImportListCreate.as_view(), name="api-imports"),
     path("imports/<int:pk>/", imports_api.ImportDetail.as_view(), name="api-import"),
+    path("nurture/", include(nurture_urls.api_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -48,6 +50,7 @@ urlpatterns = [
     path("dashboard/", funnel_views.dashboard, name="dashboard"),
     path("", include("funnel.urls")),
     path("imports/", include("campaigns.imports.urls")),
+    path("", include(nurture_urls.urlpatterns)),
     path("api/", include(api)),
     path("", include("campaigns.urls")),
     path("admin/", admin.site.urls),

@@ -5,6 +5,7 @@ import random
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -119,6 +120,7 @@ class Command(BaseCommand):
         users = self._users()
         campaigns = self._campaigns(users["marketer"])
         self._marketing(users["marketer"])
+        call_command("seed_nurture", stdout=self.stdout)  # before the leads: they enroll
         if Lead.objects.filter(external_id__startswith="demo-").exists():
             self.stdout.write("Demo leads are there already; nothing added.")
             return

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class NurtureConfig(AppConfig):
+    name = "campaigns.nurture"
+    label = "nurture"
+    verbose_name = "Nurturing"
+
+    def ready(self) -> None:
+        from funnel.signals import stage_changed
+
+        from .receivers import on_stage_changed
+
+        stage_changed.connect(on_stage_changed, dispatch_uid="nurture.on_stage_changed")

@@ -1,0 +1,31 @@
+"""Nurturing listens to the funnel: entering nurture enrolls, leaving it ends the enrollment."""
+
+import logging
+
+from funnel.models import Transition
+from leads.stages import Stage
+
+from .models import Enrollment
+from .services import enrollment_end, enrollment_start
+
+log = logging.getLogger(__name__)
+
+END_STATUS = {Stage.MQL: Enrollment.Status.RECYCLED, Stage.JUNK: Enrollment.Status.JUNKED}
+
+
+def on_stage_changed(sender, *, lead_id, transition_id, from_stage, to_stage, reason="", **kw):
+    if from_stage != Stage.NURTURE and to_stage != Stage.NURTURE:
+        return
+    try:
+        at = Transition.objects.filter(pk=transition_id).values_list("at", flat=True).first()
+        if from_stage == Stage.NURTURE:
+            status = END_STATUS.get(to_stage, Enrollment.Status.COMPLETED)
+            enrollment_end(lead_id=lead_id, status=status, at=at)
+        if to_stage == Stage.NURTURE:
+            enrollment_start(lead_id=lead_id, from_stage=from_stage, reason=reason or "", at=at)
+    except Exception:
+        # Runs after the transition committed: a failure here must not turn the rep's
+        # reject into an error page. It is logged; `seed_nurture` enrolls leads left out.
+        log.exception(
+            "nurture: could not follow lead %s from %s to %s", lead_id, from_stage, to_stage
+        )

@@ -1,0 +1,254 @@
+"""Writes for nurturing: enrollments start and end, the tick hands due enrollments to
+workers, a worker sends each e-mail step exactly once, opens and clicks count as
+engagement, unsubscribes are recorded and stop everything.
+
+The sending itself, exactly once per (enrollment, step), is in `sending`.
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.scoring import engagement_record
+from leads.models import Lead
+
+from .models import (
+    Audience,
+    ConsentRecord,
+    ContentAsset,
+    Enrollment,
+    Message,
+    Programme,
+    Step,
+    TrackingEvent,
+)
+
+# --- enrollments --------------------------------------------------------------------------
+
+
+def programme_for(*, from_stage: str, reason: str) -> Programme | None:
+    for programme in Programme.objects.filter(is_active=True).order_by("priority", "id"):
+        if programme.matches(from_stage=from_stage, reason=reason):
+            return programme
+    return None
+
+
+def enrollment_start(
+    *, lead_id: int, from_stage: str, reason: str = "", at: dt.datetime | None = None
+) -> Enrollment | None:
+    """Enroll a lead that entered nurture in the first programme whose rule matches.
+
+    Its first step is due at once, so a first e-mail goes out on the next tick.
+    """
+    at = at or timezone.now()
+    programme = programme_for(from_stage=from_stage, reason=reason)
+    if programme is None:
+        return None
+    with transaction.atomic():
+        # A lead has one active enrollment: a new lap in nurture ends any left over.
+        Enrollment.objects.filter(lead_id=lead_id, status=Enrollment.Status.ACTIVE).update(
+            status=Enrollment.Status.COMPLETED, ended_at=at, next_due_at=None
+        )
+        return Enrollment.objects.create(
+            lead_id=lead_id,
+            programme=programme,
+            from_stage=from_stage,
+            reason=reason or "",
+            enrolled_at=at,
+            next_position=0,
+            next_due_at=at,
+        )
+
+
+def enrollment_end(
+    *, lead_id: int, status: str, at: dt.datetime | None = None
+) -> int:  # how many ended
+    at = at or timezone.now()
+    return Enrollment.objects.filter(lead_id=lead_id, status=Enrollment.Status.ACTIVE).update(
+        status=status, ended_at=at, next_due_at=None, queued_until=None
+    )
+
+
+# --- the tick -----------------------------------------------------------------------------
+
+
+def enrollments_queue_due(*, now: dt.datetime, limit: int | None = None) -> list[list[int]]:
+    """Hand due enrollments to workers in batches; returns the batches handed out.
+
+    A conditional update marks each enrollment queued for a lease, under SKIP LOCKED, so
+    two beats ticking at once hand out disjoint batches; after the lease (a worker died)
+    the next tick hands it out again.
+    """
+    from .tasks import send_batch  # tasks import services: import here, not at the top
+
+    limit = limit or settings.HANDOFF_NURTURE_MAX_PER_TICK
+    lease = now + dt.timedelta(seconds=settings.HANDOFF_NURTURE_LEASE_SECONDS)
+    not_queued = Q(queued_until__isnull=True) | Q(queued_until__lt=now)
+    # One pass over the due-time index, then each batch claimed by primary key.
+    due = list(
+        Enrollment.objects.filter(
+            not_queued,
+            status=Enrollment.Status.ACTIVE,
+            next_due_at__lte=now,
+            failures__lt=settings.HANDOFF_NURTURE_MAX_FAILURES,
+            programme__is_active=True,
+        )
+        .order_by("next_due_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    batches: list[list[int]] = []
+    size = settings.HANDOFF_NURTURE_BATCH_SIZE
+    for start in range(0, len(due), size):
+        with transaction.atomic():
+            ids = list(
+                Enrollment.objects.filter(not_queued, pk__in=due[start : start + size])
+                .select_for_update(skip_locked=True)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            if not ids:
+                continue
+            Enrollment.objects.filter(pk__in=ids).update(queued_until=lease)
+            send_batch.delay_on_commit(ids, now.isoformat())
+        batches.append(ids)
+    return batches
+
+
+# --- engagement ---------------------------------------------------------------------------
+
+
+def tracking_record(
+    *, message_id: int, kind: str, url: str = "", at: dt.datetime | None = None
+) -> TrackingEvent | None:
+    """Record an open or a click; the first of each (message, kind, link) is engagement."""
+    at = at or timezone.now()
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None:
+        return None
+    with transaction.atomic():
+        seen = TrackingEvent.objects.filter(message=message, kind=kind, url=url).exists()
+        event = TrackingEvent.objects.create(
+            message=message, lead_id=message.lead_id, kind=kind, url=url[:500], at=at
+        )
+        if not seen:
+            engagement_record(
+                lead_id=message.lead_id,
+                kind="email_opened" if kind == TrackingEvent.Kind.OPEN else "link_clicked",
+                at=at,
+                detail=f"nurture message {message.pk}: {message.subject}",
+            )
+    return event
+
+
+# --- consent ------------------------------------------------------------------------------
+
+
+def consent_unsubscribe(
+    *, message_id: int, how: str, at: dt.datetime | None = None
+) -> ConsentRecord | None:
+    """Unsubscribe the message's lead from every e-mail; idempotent."""
+    at = at or timezone.now()
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None:
+        return None
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update(of=("self",)).get(pk=message.lead_id)
+        existing = ConsentRecord.objects.filter(
+            lead=lead, action=ConsentRecord.Action.UNSUBSCRIBED
+        ).first()
+        if existing is not None and lead.do_not_email:
+            return existing
+        record = ConsentRecord.objects.create(
+            lead=lead,
+            action=ConsentRecord.Action.UNSUBSCRIBED,
+            how=how,
+            message=message,
+            at=at,
+        )
+        # A field, not the stage: the transition service's monopoly is on `stage`.
+        Lead.objects.filter(pk=lead.pk).update(do_not_email=True, updated_at=at)
+        enrollment_end(lead_id=lead.pk, status=Enrollment.Status.UNSUBSCRIBED, at=at)
+    return record
+
+
+# --- programmes and content ---------------------------------------------------------------
+
+
+def programme_create(
+    *,
+    name: str,
+    exits: list[str],
+    reasons: list[str],
+    priority: int = 100,
+    is_active: bool = True,
+    created_by=None,
+) -> Programme:
+    return Programme.objects.create(
+        name=name,
+        exits=list(exits),
+        reasons=list(reasons),
+        priority=priority,
+        is_active=is_active,
+        created_by=created_by,
+    )
+
+
+def programme_update(*, programme: Programme, **changes) -> Programme:
+    for field, value in changes.items():
+        setattr(programme, field, value)
+    programme.save()
+    return programme
+
+
+def step_add(
+    *,
+    programme: Programme,
+    kind: str,
+    subject: str = "",
+    body: str = "",
+    asset: ContentAsset | None = None,
+    wait_days: int = 0,
+    audience_name: str = "",
+) -> Step:
+    """Append a step to the programme."""
+    with transaction.atomic():
+        Programme.objects.select_for_update().filter(pk=programme.pk).first()
+        last = programme.steps.order_by("-position").values_list("position", flat=True).first()
+        audience = None
+        if kind == Step.Kind.AUDIENCE:
+            audience = Audience.objects.get_or_create(name=audience_name.strip())[0]
+        return Step.objects.create(
+            programme=programme,
+            position=0 if last is None else last + 1,
+            kind=kind,
+            subject=subject if kind == Step.Kind.EMAIL else "",
+            body=body if kind == Step.Kind.EMAIL else "",
+            asset=asset if kind == Step.Kind.EMAIL else None,
+            wait_days=wait_days if kind == Step.Kind.WAIT else 0,
+            audience=audience,
+        )
+
+
+class StepInUse(Exception):
+    pass
+
+
+def step_remove(*, step: Step) -> None:
+    """Remove a step nobody was sent yet; a sent step stays for its history."""
+    if step.messages.exists():
+        raise StepInUse("This step has sent messages; it stays for their history.")
+    step.delete()
+
+
+def asset_create(*, created_by=None, **fields) -> ContentAsset:
+    return ContentAsset.objects.create(created_by=created_by, **fields)
+
+
+def asset_update(*, asset: ContentAsset, **changes) -> ContentAsset:
+    for field, value in changes.items():
+        setattr(asset, field, value)
+    asset.save()
+    return asset
