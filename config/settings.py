@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "leads",
     "funnel",
     "campaigns",
+    "funnel.dashboards",
 ]
 
 MIDDLEWARE = [
@@ -216,3 +217,7 @@ LOGGING = {
 if TESTING:
     # Hashing passwords at full strength would dominate the suite's run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Dashboards (funnel.dashboards) -------------------------------------------
+# Hours an MQL may wait for accept or reject before it counts as an SLA breach.
+HANDOFF_MQL_SLA_HOURS = env_int("HANDOFF_MQL_SLA_HOURS", 24, minimum=1)
