@@ -36,7 +36,7 @@ urlpatterns = [
     path("leads/", leads_views.lead_list, name="lead-list"),
     path("leads/<int:pk>/", funnel_views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/move/", funnel_views.lead_move, name="lead-move"),
-    path("dashboard/", funnel_views.dashboard, name="dashboard"),
+    path("dashboard/", include("funnel.dashboards.urls")),
     path("api/", include(api)),
     path("admin/", admin.site.urls),
 ]
