@@ -9,6 +9,7 @@ refreshes never wait on each other in a cycle.
 """
 
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from decimal import Decimal
@@ -16,6 +17,7 @@ from itertools import islice
 
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from funnel.models import Opportunity, Transition
 from leads.models import Lead
@@ -222,9 +224,10 @@ def lead_fact_refresh_quietly(*, lead_id: int) -> None:
 def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
     """Throw the rollups away and recount them from the transition log."""
     models = (LeadFact, CohortCount, ReachCount, DurationBin, ReasonCount)
+    on_postgresql = connection.vendor == "postgresql"
     leads_done = 0
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if on_postgresql:
             tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models)
             with connection.cursor() as cursor:
                 # Live refreshes wait for the rebuild, then apply their change to its result.
@@ -242,15 +245,116 @@ def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
                 break
             low, last = leads[0]["id"], leads[-1]["id"]
             facts = _facts(leads, {"lead_id__gte": low, "lead_id__lte": last})
-            rows = defaultdict(lambda: defaultdict(int))
-            built = []
-            for lead_id, fact in facts.items():
-                if fact is not None:
+            built = [
+                _fact_model(lead_id, fact) for lead_id, fact in facts.items() if fact is not None
+            ]
+            if on_postgresql:
+                _copy_facts(built)
+            else:
+                LeadFact.objects.bulk_create(built, batch_size=500)
+                rows = defaultdict(lambda: defaultdict(int))
+                for fact in built:
                     rollup_rows(fact, into=rows)
-                    built.append(_fact_model(lead_id, fact))
-            LeadFact.objects.bulk_create(built, batch_size=2000)
-            rollups_add(_nonzero(rows))
+                rollups_add(_nonzero(rows))
             leads_done += len(leads)
             if progress:
                 progress(leads_done)
+        if on_postgresql:
+            # A million leads make millions of rollup increments: let PostgreSQL sum them.
+            _rollups_from_facts_sql()
     return {"leads": leads_done}
+
+
+FACT_COLUMNS = (
+    "lead_id",
+    "entered_at",
+    "entered_on",
+    "stage",
+    "stage_since",
+    "furthest",
+    "source_key",
+    "owner_key",
+    "campaigns",
+    "contribution",
+    "refreshed_at",
+)
+
+
+def _copy_facts(facts: list[LeadFact]) -> None:
+    now = timezone.now()
+    columns = ", ".join(FACT_COLUMNS)
+    copying = f"COPY dashboards_leadfact ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(copying) as copy:
+        for fact in facts:
+            copy.write_row(
+                (
+                    fact.lead_id,
+                    fact.entered_at,
+                    fact.entered_on,
+                    fact.stage,
+                    fact.stage_since,
+                    fact.furthest,
+                    fact.source_key,
+                    fact.owner_key,
+                    json.dumps(fact.campaigns),
+                    json.dumps(fact.contribution, separators=(",", ":")),
+                    now,
+                )
+            )
+
+
+def _subset_condition(table: str) -> str:
+    if SUBSETS[table] == ALL_SUBSETS:
+        return "TRUE"
+    # Histograms: the unfiltered row and one per single dimension.
+    return "((c.key <> 0)::int + (s.key <> '*')::int + (o.key <> -1)::int) <= 1"
+
+
+def _rollups_from_facts_sql() -> None:
+    """The day rows summed from the facts' contributions, then the month rows from them."""
+    for table, (model, extra, values) in TABLES.items():
+        db_table = model._meta.db_table
+        extra_sql = {
+            "kind": "e.v->2->>0",
+            "stage": "e.v->2->>1",
+            "bin": "(e.v->2->>2)::smallint",
+            "verb": "e.v->2->>0",
+            "reason": "e.v->2->>1",
+        }
+        value_sql = [
+            f"SUM(COALESCE((e.v->3->>'{column}')::numeric, 0))"
+            if column == "won_amount"
+            else f"SUM(COALESCE((e.v->3->>'{column}')::bigint, 0))"
+            for column in values
+        ]
+        keys = ["grain", "period", "campaign_key", "source_key", "owner_key", *extra]
+        group = ", ".join(str(i) for i in range(1, len(keys) + 1))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {db_table} ({", ".join(keys + list(values))})
+                SELECT 'd', (e.v->>1)::date, c.key, s.key, o.key,
+                       {", ".join(extra_sql[name] for name in extra) + "," if extra else ""}
+                       {", ".join(value_sql)}
+                FROM dashboards_leadfact f
+                CROSS JOIN LATERAL jsonb_array_elements(f.contribution) AS e(v)
+                CROSS JOIN LATERAL (
+                    SELECT 0 AS key
+                    UNION ALL SELECT x::int FROM jsonb_array_elements_text(f.campaigns) AS x
+                ) AS c
+                CROSS JOIN LATERAL (VALUES ('*'::text), (f.source_key::text)) AS s(key)
+                CROSS JOIN LATERAL (VALUES (-1), (f.owner_key)) AS o(key)
+                WHERE e.v->>0 = %s AND {_subset_condition(table)}
+                GROUP BY {group}
+                """,
+                [table],
+            )
+            cursor.execute(
+                f"""
+                INSERT INTO {db_table} ({", ".join(keys + list(values))})
+                SELECT 'm', date_trunc('month', period)::date, {", ".join(keys[2:])},
+                       {", ".join(f"SUM({column})" for column in values)}
+                FROM {db_table} WHERE grain = 'd'
+                GROUP BY {", ".join(["2", *keys[2:]])}
+                """
+            )
