@@ -43,7 +43,7 @@ REPS = 8
 
 def _percentile(values, fraction=0.95):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def _sql_array(items):
@@ -57,7 +57,8 @@ def _load(cursor, first: int, last: int, campaign_ids, rep_ids, reason_id, stage
     cursor.execute(
         "CREATE TEMP TABLE bench_plan ON COMMIT DROP AS "
         "SELECT g AS id, (hashint4(g) & 2147483647) %% %s AS slot, "
-        "%s::timestamptz - make_interval(secs => ((hashint4(g + 7) & 2147483647) %% %s)) AS entered, "
+        "%s::timestamptz - make_interval(secs => ((hashint4(g + 7) & 2147483647) %% %s)) "
+        "AS entered, "
         "7200 + ((hashint4(g + 13) & 2147483647) %% 1700000) AS gap "
         "FROM generate_series(%s, %s) g",
         [len(slots), now, SPAN_DAYS * 86400, first, last],
@@ -65,25 +66,26 @@ def _load(cursor, first: int, last: int, campaign_ids, rep_ids, reason_id, stage
     cases = " ".join(f"WHEN {i} THEN {_sql_array(path)}" for i, path in enumerate(slots))
     cursor.execute(
         f"CREATE TEMP TABLE bench_steps ON COMMIT DROP AS "
-        f"SELECT p.id, s.k, s.stage, lag(s.stage, 1, '') OVER (PARTITION BY p.id ORDER BY s.k) AS prev, "
-        f"p.entered + make_interval(secs => (s.k - 1) * p.gap "
-        f"  + CASE WHEN s.k > 1 THEN (hashint4((p.id * 8 + s.k)::int) & 2147483647) %% (p.gap / 2) ELSE 0 END) AS at "
+        f"SELECT p.id, s.k, s.stage, "
+        f"lag(s.stage, 1, '') OVER (PARTITION BY p.id ORDER BY s.k) AS prev, "
+        f"p.entered + make_interval(secs => (s.k - 1) * p.gap + CASE WHEN s.k > 1 "
+        f"THEN (hashint4((p.id * 8 + s.k)::int) & 2147483647) %% (p.gap / 2) ELSE 0 END) AS at "
         f"FROM bench_plan p, unnest(CASE p.slot {cases} END) WITH ORDINALITY AS s(stage, k)",
         [],
     )
     owners = "ARRAY[" + ",".join(str(i) for i in rep_ids) + "]"
     cursor.execute(
         f"""
-        INSERT INTO leads_lead (id, email, external_id, first_name, last_name, company, title, phone,
-            country, city, industry, company_size, website, source, owner_id, do_not_email,
+        INSERT INTO leads_lead (id, email, external_id, first_name, last_name, company, title,
+            phone, country, city, industry, company_size, website, source, owner_id, do_not_email,
             attributes, stage, stage_changed_at, score, created_at, updated_at)
         SELECT p.id, 'lead' || p.id || '@bench.example', NULL, 'Lead', p.id::text, 'Co', '', '',
             '', '', '', NULL, '', (ARRAY{list(SOURCES)})[1 + p.id %% {len(SOURCES)}],
             CASE WHEN p.id %% 5 = 0 THEN NULL ELSE ({owners})[1 + p.id %% {len(rep_ids)}] END,
             false, '{{}}', last.stage, last.at, 0, p.entered, p.entered
         FROM bench_plan p
-        JOIN LATERAL (SELECT stage, at FROM bench_steps s WHERE s.id = p.id ORDER BY k DESC LIMIT 1)
-            last ON true
+        JOIN (SELECT DISTINCT ON (id) id, stage, at FROM bench_steps ORDER BY id, k DESC) last
+            ON last.id = p.id
         """,
         [],
     )
@@ -103,8 +105,10 @@ def _load(cursor, first: int, last: int, campaign_ids, rep_ids, reason_id, stage
     campaigns = "ARRAY[" + ",".join(str(i) for i in campaign_ids) + "]"
     cursor.execute(
         f"""
-        INSERT INTO campaigns_campaignmembership (lead_id, campaign_id, joined_at, how, touched_at, touches)
-        SELECT p.id, ({campaigns})[1 + p.id %% {len(campaign_ids)}], p.entered, 'import', p.entered, 1
+        INSERT INTO campaigns_campaignmembership
+            (lead_id, campaign_id, joined_at, how, touched_at, touches)
+        SELECT p.id, ({campaigns})[1 + p.id %% {len(campaign_ids)}], p.entered, 'import',
+            p.entered, 1
         FROM bench_plan p
         UNION ALL
         SELECT p.id, ({campaigns})[1 + (p.id + 1) %% {len(campaign_ids)}], p.entered, 'import',
@@ -170,7 +174,8 @@ def _measure(client, urls):
 def _combined(client, campaigns, reps, count=10):
     times = []
     for index in range(count):
-        url = f"/api/funnel/?campaign={campaigns[index % len(campaigns)]}&owner={reps[index % len(reps)]}"
+        campaign, owner = campaigns[index % len(campaigns)], reps[index % len(reps)]
+        url = f"/api/funnel/?campaign={campaign}&owner={owner}"
         with Timer() as timer:
             client.get(url)
         times.append(timer.seconds)

@@ -225,6 +225,7 @@ def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
     """Throw the rollups away and recount them from the transition log."""
     models = (LeadFact, CohortCount, ReachCount, DurationBin, ReasonCount)
     on_postgresql = connection.vendor == "postgresql"
+    nested = connection.in_atomic_block
     leads_done = 0
     with transaction.atomic():
         if on_postgresql:
@@ -232,7 +233,11 @@ def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
             with connection.cursor() as cursor:
                 # Live refreshes wait for the rebuild, then apply their change to its result.
                 cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
-                cursor.execute(f"TRUNCATE {tables}")
+                if nested:  # TRUNCATE refuses to run beside the caller's pending FK checks
+                    for model in models:
+                        cursor.execute(f"DELETE FROM {model._meta.db_table}")
+                else:
+                    cursor.execute(f"TRUNCATE {tables}")
         else:
             for model in models:
                 model.objects.all().delete()

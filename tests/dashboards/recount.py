@@ -6,8 +6,8 @@ from collections import Counter
 from django.utils import timezone
 
 from funnel.dashboards.facts import duration_bin, median_seconds
-from funnel.dashboards.services import TABLES
 from funnel.dashboards.models import LeadFact
+from funnel.dashboards.services import TABLES
 from leads.models import Lead
 from leads.stages import BUCKETS, FORWARD_PATH, FORWARD_RANK, Stage
 

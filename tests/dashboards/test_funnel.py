@@ -133,7 +133,7 @@ def test_it_counts_mqls_waiting_past_the_sla(small_funnel, settings):
 def test_it_trends_leads_by_the_week_they_reached_each_stage(small_funnel):
     trends = trend_numbers(funnel_scope(**RANGE), per="week")
     weeks = {period["start"]: period["counts"] for period in trends["periods"]}
-    assert list(weeks)[0] == dt.date(2025, 1, 6)
+    assert next(iter(weeks)) == dt.date(2025, 1, 6)
     first = weeks[dt.date(2025, 1, 6)]
     # By the day reached, whoever entered when: E reached MQL on d1.
     assert first["suspect"] == 4  # A, B, C, D (E entered before the range)
