@@ -315,41 +315,52 @@ def _subset_condition(table: str) -> str:
     return "((c.key <> 0)::int + (s.key <> '*')::int + (o.key <> -1)::int) <= 1"
 
 
+EXTRA_SQL = {
+    "kind": "e.v->2->>0",
+    "stage": "e.v->2->>1",
+    "bin": "(e.v->2->>2)::smallint",
+    "verb": "e.v->2->>0",
+    "reason": "e.v->2->>1",
+}
+
+
 def _rollups_from_facts_sql() -> None:
-    """The day rows summed from the facts' contributions, then the month rows from them."""
+    """The day rows summed from the facts' contributions, then the month rows from them.
+    Leads that share a day and dimensions are summed first, then spread over the
+    dimension combinations, which is where the rows multiply."""
     for table, (model, extra, values) in TABLES.items():
         db_table = model._meta.db_table
-        extra_sql = {
-            "kind": "e.v->2->>0",
-            "stage": "e.v->2->>1",
-            "bin": "(e.v->2->>2)::smallint",
-            "verb": "e.v->2->>0",
-            "reason": "e.v->2->>1",
-        }
-        value_sql = [
-            f"SUM(COALESCE((e.v->3->>'{column}')::numeric, 0))"
-            if column == "won_amount"
-            else f"SUM(COALESCE((e.v->3->>'{column}')::bigint, 0))"
-            for column in values
-        ]
+        cast = {column: "numeric" if column == "won_amount" else "bigint" for column in values}
         keys = ["grain", "period", "campaign_key", "source_key", "owner_key", *extra]
+        extra_base = "".join(f", {EXTRA_SQL[name]} AS {name}" for name in extra)
+        extra_names = "".join(f", {name}" for name in extra)
+        base_values = ", ".join(
+            f"SUM(COALESCE((e.v->3->>'{column}')::{cast[column]}, 0)) AS {column}"
+            for column in values
+        )
         group = ", ".join(str(i) for i in range(1, len(keys) + 1))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
+                WITH base AS (
+                    SELECT (e.v->>1)::date AS day, f.campaigns::text AS campaigns,
+                           f.source_key, f.owner_key{extra_base}, {base_values}
+                    FROM dashboards_leadfact f
+                    CROSS JOIN LATERAL jsonb_array_elements(f.contribution) AS e(v)
+                    WHERE e.v->>0 = %s
+                    GROUP BY 1, 2, 3, 4{"".join(f", {5 + i}" for i in range(len(extra)))}
+                )
                 INSERT INTO {db_table} ({", ".join(keys + list(values))})
-                SELECT 'd', (e.v->>1)::date, c.key, s.key, o.key,
-                       {", ".join(extra_sql[name] for name in extra) + "," if extra else ""}
-                       {", ".join(value_sql)}
-                FROM dashboards_leadfact f
-                CROSS JOIN LATERAL jsonb_array_elements(f.contribution) AS e(v)
+                SELECT 'd', b.day, c.key, s.key, o.key{extra_names},
+                       {", ".join(f"SUM(b.{column})" for column in values)}
+                FROM base b
                 CROSS JOIN LATERAL (
                     SELECT 0 AS key
-                    UNION ALL SELECT x::int FROM jsonb_array_elements_text(f.campaigns) AS x
+                    UNION ALL SELECT x::int FROM jsonb_array_elements_text(b.campaigns::jsonb) AS x
                 ) AS c
-                CROSS JOIN LATERAL (VALUES ('*'::text), (f.source_key::text)) AS s(key)
-                CROSS JOIN LATERAL (VALUES (-1), (f.owner_key)) AS o(key)
-                WHERE e.v->>0 = %s AND {_subset_condition(table)}
+                CROSS JOIN LATERAL (VALUES ('*'::text), (b.source_key::text)) AS s(key)
+                CROSS JOIN LATERAL (VALUES (-1), (b.owner_key)) AS o(key)
+                WHERE {_subset_condition(table)}
                 GROUP BY {group}
                 """,
                 [table],
