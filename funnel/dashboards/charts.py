@@ -35,7 +35,7 @@ def funnel_chart(path: list[dict]) -> dict:
             }
         )
     return {
-        "width": FUNNEL_WIDTH + 150,
+        "width": FUNNEL_WIDTH + 200,
         "height": len(path) * FUNNEL_ROW + 8,
         "note_x": FUNNEL_WIDTH + 4,
         "bars": bars,
