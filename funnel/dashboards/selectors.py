@@ -286,6 +286,10 @@ def dashboard_numbers(scope: Scope, *, now: dt.datetime | None = None) -> dict:
     }
 
 
+MAX_WEEKS = 104
+MAX_MONTHS = 120
+
+
 def _week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
@@ -295,6 +299,11 @@ def trend_numbers(scope: Scope, *, per: str = "week", today: dt.date | None = No
     they reached it. Without dates: the last 12 weeks or 12 months up to today."""
     today = today or timezone.localdate(timezone=timezone.get_default_timezone())
     since, until = scope.since, scope.until or today
+    # A chart stays readable: weeks over two years become months, months stop at ten years.
+    if per == "week" and since is not None and (until - since).days > 7 * MAX_WEEKS:
+        per = "month"
+    if per == "month" and since is not None and (until - since).days > 31 * MAX_MONTHS:
+        since = (until - dt.timedelta(days=30 * MAX_MONTHS)).replace(day=1)
     if since is None:
         since = (
             _week_start(until) - dt.timedelta(weeks=11)

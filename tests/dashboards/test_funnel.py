@@ -161,3 +161,11 @@ def test_it_dates_the_range_in_the_installation_time_zone(
     feb = funnel_snapshot(since=dt.date(2025, 2, 28), until=dt.date(2025, 2, 28))
     march = funnel_snapshot(since=dt.date(2025, 3, 1), until=dt.date(2025, 3, 31))
     assert (feb["reached"]["suspect"], march["reached"]["suspect"]) == (1, 0)
+
+
+def test_it_keeps_long_trends_readable(small_funnel):
+    scope = funnel_scope(since=dt.date(2015, 1, 1), until=dt.date(2025, 3, 31))
+    trends = trend_numbers(scope, per="week")
+    assert trends["per"] == "month"
+    assert len(trends["periods"]) <= 121
+    assert sum(p["counts"]["suspect"] for p in trends["periods"]) == 6
