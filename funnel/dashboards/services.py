@@ -191,6 +191,11 @@ LEAD_COLUMNS = ("id", "stage", "source", "owner_id")
 def lead_fact_refresh(*, lead_id: int) -> LeadFact | None:
     """Recompute one lead's fact from its log and move the rollups by the difference."""
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Waits for a running rebuild (EXCLUSIVE) before reading the fact, so the change
+            # is applied to what the rebuild wrote; refreshes do not block each other.
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE dashboards_leadfact IN ROW EXCLUSIVE MODE")
         # The lead's row lock (the one transitions take) queues refreshes of one lead.
         lead = (
             Lead.objects.select_for_update(of=("self",))
