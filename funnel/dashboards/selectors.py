@@ -406,6 +406,8 @@ def scoreboard(scope: Scope, *, created_by=None, sort: str = "mqls", descending=
         reasons[row["campaign_key"]][row["reason"]] = row["n_sum"]
     board = []
     for row in counted:
+        if not row["leads_sum"]:
+            continue  # rows emptied by leads that left the campaign
         campaign = campaigns[row["campaign_key"]]
         budget = getattr(campaign, "budget", None)
         accepts, rejects = row["accepts_sum"], row["rejects_sum"]

@@ -161,3 +161,34 @@ def test_it_equals_a_recount_after_concurrent_moves(manager, rep, rep2):
     live = rollup_state()
     rollups_rebuild()
     assert rollup_state() == live
+
+
+@pytest.mark.django_db
+def test_it_follows_changes_made_without_a_transition(
+    make_lead, manager, rep, django_capture_on_commit_callbacks
+):
+    from campaigns.models import CampaignMembership
+    from funnel.dashboards.selectors import funnel_scope, scoreboard
+    from funnel.models import Opportunity
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead = make_lead("customer", source="web")
+        campaign = campaign_create(name="Gamma", channel="email", slug="gamma")
+        membership_touch(lead=lead, campaign=campaign, how="manual")
+    assert funnel_snapshot(source="web")["won"] == 1
+    assert scoreboard(funnel_scope())[0]["won_amount"] == 12000
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_update(lead=lead, actor=manager, changes={"source": "Event", "owner": rep})
+        deal = Opportunity.objects.get(lead=lead)
+        deal.amount = 15000
+        deal.save()
+    assert funnel_snapshot(source="web")["won"] == 0
+    assert funnel_snapshot(source="event", owner="rep")["won"] == 1
+    assert scoreboard(funnel_scope())[0]["won_amount"] == 15000
+
+    with django_capture_on_commit_callbacks(execute=True):
+        CampaignMembership.objects.get(lead=lead).delete()
+    assert funnel_snapshot(campaign="gamma")["won"] == 0
+    assert scoreboard(funnel_scope()) == []
+    assert funnel_snapshot() == recount()
