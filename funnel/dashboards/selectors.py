@@ -271,11 +271,14 @@ def dashboard_numbers(scope: Scope, *, now: dt.datetime | None = None) -> dict:
     if hours in BIN_EDGES_HOURS:
         first_late = BIN_EDGES_HOURS.index(hours)
         late = sum(n for bin_, n, _ in mql_stays if bin_ >= first_late)
-    breaches = (
+    # Waiting over the SLA = waiting - waiting less than the SLA: the second set is only the
+    # MQLs of the last few hours, however many leads the installation holds.
+    within = (
         scope.facts()
-        .filter(stage=Stage.MQL, stage_since__lt=now - dt.timedelta(hours=hours))
+        .filter(stage=Stage.MQL, stage_since__gte=now - dt.timedelta(hours=hours))
         .count()
     )
+    breaches = max(0, funnel["stages"][Stage.MQL] - within)
     handoff = {
         "sla_hours": hours,
         "waiting": funnel["stages"][Stage.MQL],
