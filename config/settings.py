@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "campaigns",
     "campaigns.imports",
     "campaigns.nurture",
+    "funnel.dashboards",
 ]
 
 MIDDLEWARE = [

@@ -47,7 +47,7 @@ urlpatterns = [
     path("leads/", leads_views.lead_list, name="lead-list"),
     path("leads/<int:pk>/", funnel_views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/move/", funnel_views.lead_move, name="lead-move"),
-    path("dashboard/", funnel_views.dashboard, name="dashboard"),
+    path("dashboard/", include("funnel.dashboards.urls")),
     path("", include("funnel.urls")),
     path("imports/", include("campaigns.imports.urls")),
     path("", include(nurture_urls.urlpatterns)),

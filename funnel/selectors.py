@@ -1,17 +1,14 @@
 """Reads for the funnel: a lead's history, the actions a user may take, the funnel snapshot."""
 
 import datetime as dt
-import itertools
-import statistics
-from collections import defaultdict
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from leads.models import Lead
 from leads.roles import SALES_REP, roles_of
 from leads.selectors import can_act_on, leads_by_owner
-from leads.stages import BUCKETS, FORWARD_PATH, FORWARD_RANK, Stage
+from leads.stages import BUCKETS, FORWARD_PATH
 
 from .lifecycle import Rule, rules_from
 from .models import PipelineStage, ReasonCode, Transition
@@ -79,79 +76,11 @@ def funnel_leads(*, campaign=None, source=None, owner=None, since=None, until=No
     return leads
 
 
-def _forward_rank():
-    return Case(
-        *[When(to_stage=stage, then=Value(rank)) for stage, rank in FORWARD_RANK.items()],
-        output_field=IntegerField(),
-    )
-
-
 def funnel_snapshot(**filters) -> dict:
-    leads = funnel_leads(**filters)
+    """The /api/funnel/ numbers, read from the dashboards' rollups of the log."""
+    from .dashboards.selectors import funnel_snapshot as from_rollups
 
-    stages = dict.fromkeys(Stage.values, 0)
-    for row in leads.order_by().values("stage").annotate(n=Count("id")):
-        stages[row["stage"]] = row["n"]
-    buckets = {bucket: sum(stages[s] for s in members) for bucket, members in BUCKETS.items()}
-
-    furthest = (
-        Transition.objects.filter(lead=OuterRef("pk"), to_stage__in=FORWARD_PATH)
-        .annotate(rank=_forward_rank())
-        .order_by("-rank")
-        .values("rank")[:1]
-    )
-    counted = (
-        leads.order_by()
-        .annotate(furthest=Subquery(furthest))
-        .aggregate(
-            **{
-                stage: Count("id", filter=Q(furthest__gte=rank))
-                for stage, rank in FORWARD_RANK.items()
-            }
-        )
-    )
-    reached = {stage: counted[stage] for stage in FORWARD_PATH}
-    conversion = {}
-    for before, after in itertools.pairwise(FORWARD_PATH):
-        conversion[f"{before}->{after}"] = (
-            round(reached[after] / reached[before], 4) if reached[before] else None
-        )
-    return {
-        **buckets,
-        "stages": stages,
-        "reached": reached,
-        "conversion": conversion,
-        "days_to": _days_to(leads),
-    }
-
-
-def _days_to(leads) -> dict:
-    """Median days from entering the funnel to first reaching each forward stage (or a later
-    one, for leads that skipped it)."""
-    entered: dict[int, dt.datetime] = {}
-    first_at_rank: dict[int, dict[int, dt.datetime]] = defaultdict(dict)
-    rows = (
-        Transition.objects.filter(lead__in=leads.values("pk"))
-        .order_by("lead_id", "at", "id")
-        .values_list("lead_id", "to_stage", "at")
-    )
-    for lead_id, to_stage, at in rows.iterator(chunk_size=5000):
-        entered.setdefault(lead_id, at)
-        rank = FORWARD_RANK.get(to_stage)
-        if rank is not None:
-            first_at_rank[lead_id].setdefault(rank, at)
-    durations: dict[str, list[float]] = {stage: [] for stage in FORWARD_PATH[1:]}
-    for lead_id, by_rank in first_at_rank.items():
-        start = entered[lead_id]
-        for stage in FORWARD_PATH[1:]:
-            rank = FORWARD_RANK[stage]
-            reached_at = [at for r, at in by_rank.items() if r >= rank]
-            if reached_at:
-                durations[stage].append((min(reached_at) - start).total_seconds() / 86400)
-    return {
-        stage: round(statistics.median(values), 1) if values else None
-        for stage, values in durations.items()
-    }
+    return from_rollups(**filters)
 
 
 def snapshot_rows(snapshot: dict) -> dict:

@@ -12,7 +12,6 @@ from .errors import TransitionError
 from .forms import TransitionForm
 from .lifecycle import rule_for
 from .selectors import actions_for, funnel_snapshot, lead_history, snapshot_rows
-from .serializers import FunnelQuerySerializer
 from .workspace_selectors import lead_workspace_context
 
 
@@ -93,21 +92,5 @@ def home(request):
         {
             "everyone": snapshot_rows(funnel_snapshot(user=request.user)),
             "mine": snapshot_rows(funnel_snapshot(user=request.user, owner="me")),
-        },
-    )
-
-
-@login_required
-def dashboard(request):
-    _require_role(request.user)
-    query = FunnelQuerySerializer(data={k: v for k, v in request.GET.items() if v})
-    filters = query.validated_data if query.is_valid() else {}
-    return render(
-        request,
-        "funnel/dashboard.html",
-        {
-            "numbers": snapshot_rows(funnel_snapshot(**filters, user=request.user)),
-            "current": request.GET,
-            "filter_errors": query.errors,
         },
     )

@@ -157,6 +157,24 @@ def make_lead(db, manager):
 
 
 @pytest.fixture
+def committed(db, monkeypatch):
+    """Run on-commit work (stage_changed receivers: rollups, enrollment) at once, as a
+    committed transaction would, inside a test that is itself one transaction.
+
+    Round robin is off, so the owners a test sets are the owners it gets."""
+    from django.db import transaction
+
+    from funnel.models import WorkspaceSettings
+
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"round_robin": False})
+
+    def run_now(func, using=None, robust=False):
+        func()
+
+    monkeypatch.setattr(transaction, "on_commit", run_now)
+
+
+@pytest.fixture
 def api(db):
     def client_for(user=None):
         client = APIClient()

@@ -69,7 +69,7 @@ def test_a_marketer_edits_a_campaign(client, marketer, campaign):
 
 
 def test_the_campaign_page_shows_members_by_stage_and_its_funnel(
-    client, manager, campaign, make_lead
+    client, manager, campaign, make_lead, committed
 ):
     for stage in ("suspect", "mql", "mql", "sal"):
         membership_touch(lead=make_lead(stage), campaign=campaign, how="manual")

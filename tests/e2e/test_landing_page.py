@@ -40,7 +40,7 @@ def test_a_visitor_fills_the_landing_page_and_the_marketer_sees_the_new_mql(page
     # The marketer finds the new MQL in the campaign, with its attribution and score.
     page.context.clear_cookies()
     log_in(page, "marketer")
-    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_role("link", name="Campaigns", exact=True).click()
     page.get_by_role("link", name="Spring webinar").click()
     expect(page.locator('td[data-members="mql"]')).to_have_text("1")
     submissions = page.get_by_role("region", name="Recent submissions")

@@ -6,7 +6,7 @@ from django.utils import timezone
 from funnel.services import lead_create, transition_lead
 from tests.conftest import move
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("committed")]
 
 
 def _lead(email, at):

@@ -67,7 +67,7 @@ def test_it_moves_leads_forward_with_one_log_row_at_the_rows_date(existing):
     assert done.transitions.filter(verb="import").count() == 0
 
 
-def test_a_lead_imported_into_a_late_stage_counts_for_every_stage_before_it(db):
+def test_a_lead_imported_into_a_late_stage_counts_for_every_stage_before_it(committed):
     import_csv("Email,Stage,Stage Date\nwon@example.com,customer,2024-02-01\n")
     reached = funnel_snapshot()["reached"]
     assert reached == {
@@ -138,3 +138,15 @@ def test_membership_keeps_the_first_touch_and_touches_again_only_on_a_change(db,
     assert membership.touches == 2
     assert membership.joined_at == first.started_at
     assert membership.touched_at == third.started_at
+
+
+def test_a_large_import_batch_refreshes_the_rollups_through_workers(committed, monkeypatch):
+    from config.celery import app
+    from funnel.dashboards import receivers
+
+    monkeypatch.setattr(receivers, "SYNC_REFRESH_LIMIT", 1)
+    monkeypatch.setattr(receivers, "REFRESH_CHUNK", 2)
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # the worker's code, in-process
+    import_csv("Email,Stage\na@example.com,sql\nb@example.com,mql\nc@example.com,suspect\n")
+    reached = funnel_snapshot()["reached"]
+    assert (reached["suspect"], reached["mql"], reached["sql"]) == (3, 2, 1)

@@ -1,0 +1,41 @@
+"""Date ranges over the rollups: whole months read the month rows, the edges read day rows."""
+
+import datetime as dt
+
+from django.db.models import Q
+
+from .models import Grain
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def period_q(since: dt.date | None, until: dt.date | None) -> Q:
+    """Rows covering the days since..until (both inclusive, either open), each day once."""
+    if since and until and since > until:
+        return Q(pk__in=[])
+    # The whole months inside the range: [first, stop), as month starts.
+    first = None if since is None else since if since.day == 1 else _next_month(since)
+    stop = None
+    if until is not None:
+        stop = _next_month(until) if _next_month(until) - dt.timedelta(days=1) == until else None
+        stop = stop or until.replace(day=1)
+    if first is not None and stop is not None and first >= stop:
+        days = Q(grain=Grain.DAY)
+        if since:
+            days &= Q(period__gte=since)
+        if until:
+            days &= Q(period__lte=until)
+        return days
+    months = Q(grain=Grain.MONTH)
+    if first is not None:
+        months &= Q(period__gte=first)
+    if stop is not None:
+        months &= Q(period__lt=stop)
+    query = months
+    if since is not None and since < first:
+        query |= Q(grain=Grain.DAY, period__gte=since, period__lt=first)
+    if until is not None and stop <= until:
+        query |= Q(grain=Grain.DAY, period__gte=stop, period__lte=until)
+    return query

@@ -1,0 +1,82 @@
+"""Keep the rollups in step with the log: every committed change to a lead refreshes its fact.
+
+Transitions and lead creation send `stage_changed` on commit. Changes that move a lead
+between dimensions without a transition (owner, source, campaign membership, a won deal's
+amount) are caught from the models' own signals and refreshed on commit too. Anything
+written around these paths (raw SQL, queryset.update) is put right by `rebuild_rollups`.
+"""
+
+from functools import partial
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from funnel.imports import leads_imported
+from funnel.models import Opportunity
+from funnel.signals import stage_changed
+from leads.models import Lead
+
+from .services import lead_fact_refresh_quietly
+
+DIMENSION_FIELDS = {"owner", "owner_id", "source"}
+
+
+def on_stage_changed(sender, *, lead_id, **kwargs):
+    lead_fact_refresh_quietly(lead_id=lead_id)
+
+
+# An import batch (up to tens of thousands of leads) sends one `leads_imported`: a small one
+# is refreshed at once, a large one by workers in chunks, off the import's own path.
+SYNC_REFRESH_LIMIT = 1000
+REFRESH_CHUNK = 1000
+
+
+def on_leads_imported(sender, *, created, moved, **kwargs):
+    lead_ids = sorted(set(created) | set(moved))
+    if len(lead_ids) <= SYNC_REFRESH_LIMIT:
+        for lead_id in lead_ids:
+            lead_fact_refresh_quietly(lead_id=lead_id)
+        return
+    from .tasks import refresh_facts
+
+    for start in range(0, len(lead_ids), REFRESH_CHUNK):
+        refresh_facts.delay(lead_ids[start : start + REFRESH_CHUNK])
+
+
+def _later(lead_id: int) -> None:
+    transaction.on_commit(partial(lead_fact_refresh_quietly, lead_id=lead_id))
+
+
+def on_lead_saved(sender, instance, created, update_fields=None, **kwargs):
+    if created:
+        return  # its first log row follows, with stage_changed
+    if update_fields is not None:
+        fields = set(update_fields)
+        if "stage" in fields or not fields & DIMENSION_FIELDS:
+            return  # a transition (stage_changed follows) or nothing the rollups key on
+    _later(instance.pk)
+
+
+def on_membership_changed(sender, instance, **kwargs):
+    _later(instance.lead_id)
+
+
+def on_opportunity_saved(sender, instance, created, **kwargs):
+    if not created:  # a new deal comes with its convert transition
+        _later(instance.lead_id)
+
+
+def connect() -> None:
+    stage_changed.connect(on_stage_changed, dispatch_uid="dashboards-stage-changed")
+    leads_imported.connect(on_leads_imported, dispatch_uid="dashboards-leads-imported")
+    post_save.connect(on_lead_saved, sender=Lead, dispatch_uid="dashboards-lead-saved")
+    # A lazy sender: funnel does not import campaigns.
+    for signal in (post_save, post_delete):
+        signal.connect(
+            on_membership_changed,
+            sender="campaigns.CampaignMembership",
+            dispatch_uid=f"dashboards-membership-{id(signal)}",
+        )
+    post_save.connect(
+        on_opportunity_saved, sender=Opportunity, dispatch_uid="dashboards-opportunity-saved"
+    )

@@ -1,0 +1,381 @@
+"""Writes to the rollups: refresh one lead's fact from its log, or rebuild everything.
+
+`lead_fact_refresh` runs after every committed change to a lead (see receivers.py). It
+locks the lead's row, so refreshes of one lead queue up and each reads the log as the last
+commit left it, then applies "new contribution minus old" to the count tables with
+increments (INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n), which concurrent
+refreshes of other leads can interleave safely. Rows are written in key order, so two
+refreshes never wait on each other in a cycle.
+"""
+
+import datetime as dt
+import json
+import logging
+from collections import defaultdict
+from decimal import Decimal
+from itertools import islice
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from funnel.models import Opportunity, Transition
+from leads.models import Lead
+
+from .facts import Fact, LogRow, lead_fact
+from .models import (
+    ALL_CAMPAIGNS,
+    ALL_OWNERS,
+    ALL_SOURCES,
+    COHORT_COLUMNS,
+    REACHED_COLUMNS,
+    CohortCount,
+    DurationBin,
+    Grain,
+    LeadFact,
+    ReachCount,
+    ReasonCount,
+)
+
+logger = logging.getLogger(__name__)
+
+TABLES = {
+    "cohort": (CohortCount, (), COHORT_COLUMNS),
+    "reach": (ReachCount, (), REACHED_COLUMNS),
+    "bins": (DurationBin, ("kind", "stage", "bin"), ("n", "seconds")),
+    "reasons": (ReasonCount, ("verb", "reason"), ("n",)),
+}
+# Which combinations of campaign / source / owner each table keeps. Histograms keep the
+# unfiltered row and one per single dimension; a report filtered on two or more dimensions
+# reads their medians from the lead facts instead (few leads match such a filter).
+ALL_SUBSETS = tuple((c, s, o) for c in (0, 1) for s in (0, 1) for o in (0, 1))
+SUBSETS = {
+    "cohort": ALL_SUBSETS,
+    "reach": ALL_SUBSETS,
+    "reasons": ALL_SUBSETS,
+    "bins": ((0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)),
+}
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def rollup_rows(fact: Fact | LeadFact | None, sign: int = 1, into=None) -> dict:
+    """The count-table rows a fact adds (sign=1) or takes away (sign=-1), by key:
+    (table, grain, period, campaign_key, source_key, owner_key, *extra) -> {column: value}."""
+    rows = into if into is not None else defaultdict(lambda: defaultdict(int))
+    if fact is None:
+        return rows
+    campaigns = fact.campaigns or []
+    for table, day, extra, columns in fact.contribution:
+        day = dt.date.fromisoformat(day)
+        periods = ((Grain.DAY.value, day), (Grain.MONTH.value, month_start(day)))
+        for with_campaign, with_source, with_owner in SUBSETS[table]:
+            campaign_keys = campaigns if with_campaign else (ALL_CAMPAIGNS,)
+            source = fact.source_key if with_source else ALL_SOURCES
+            owner = fact.owner_key if with_owner else ALL_OWNERS
+            for campaign in campaign_keys:
+                for grain, period in periods:
+                    target = rows[(table, grain, period, campaign, source, owner, *extra)]
+                    for column, value in columns.items():
+                        if column == "won_amount":
+                            value = Decimal(value)
+                        target[column] += sign * value
+    return rows
+
+
+def _nonzero(rows: dict) -> dict:
+    return {key: columns for key, columns in rows.items() if any(columns.values())}
+
+
+def rollups_add(rows: dict) -> None:
+    """Add the rows' values to the count tables, creating rows that do not exist yet."""
+    by_table = defaultdict(list)
+    for key in sorted(rows, key=lambda k: tuple(map(str, k))):
+        by_table[key[0]].append((key, rows[key]))
+    limit = connection.features.max_query_params or 30000
+    for table in TABLES:
+        if by_table[table]:
+            _upsert(table, by_table[table], limit)
+
+
+def _upsert(table: str, items: list, limit: int) -> None:
+    model, extra, values = TABLES[table]
+    keys = ("grain", "period", "campaign_key", "source_key", "owner_key", *extra)
+    columns = (*keys, *values)
+    name = connection.ops.quote_name
+    db_table = name(model._meta.db_table)
+    per_statement = max(1, min(1000, limit // len(columns)))
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    head = f"INSERT INTO {db_table} ({', '.join(map(name, columns))}) VALUES "
+    tail = f" ON CONFLICT ({', '.join(map(name, keys))}) DO UPDATE SET " + ", ".join(
+        f"{name(c)} = {db_table}.{name(c)} + excluded.{name(c)}" for c in values
+    )
+    iterator = iter(items)
+    with connection.cursor() as cursor:
+        while batch := list(islice(iterator, per_statement)):
+            params = []
+            for key, data in batch:
+                params.extend(key[1:])
+                params.extend(data.get(column, 0) for column in values)
+            cursor.execute(head + ", ".join([placeholders] * len(batch)) + tail, params)
+
+
+def _log_rows(which: dict) -> dict[int, list[LogRow]]:
+    rows = defaultdict(list)
+    query = (
+        Transition.objects.filter(**which)
+        .order_by("lead_id", "at", "id")
+        .values_list("lead_id", "at", "from_stage", "to_stage", "verb", "reason__code")
+    )
+    for lead_id, at, from_stage, to_stage, verb, reason in query.iterator(chunk_size=20000):
+        rows[lead_id].append(LogRow(at, from_stage, to_stage, verb, reason or ""))
+    return rows
+
+
+def _campaigns(which: dict) -> dict[int, list[int]]:
+    # Through the reverse relation: funnel does not import campaigns.
+    membership = Lead._meta.get_field("memberships").related_model
+    found = defaultdict(list)
+    pairs = membership.objects.filter(**which).values_list("lead_id", "campaign_id")
+    for lead_id, campaign_id in pairs:
+        found[lead_id].append(campaign_id)
+    return found
+
+
+def _won(which: dict) -> dict[int, Decimal]:
+    query = (
+        Opportunity.objects.filter(**which, status=Opportunity.Status.WON)
+        .values("lead_id")
+        .annotate(total=Sum("amount"))
+        .values_list("lead_id", "total")
+    )
+    return dict(query)
+
+
+def _facts(leads: list[dict], which: dict) -> dict[int, Fact | None]:
+    """Facts for `leads`; `which` selects their log rows (a filter on lead_id)."""
+    rows, campaigns, won = _log_rows(which), _campaigns(which), _won(which)
+    return {
+        lead["id"]: lead_fact(
+            stage=lead["stage"],
+            source=lead["source"],
+            owner_id=lead["owner_id"],
+            campaigns=campaigns.get(lead["id"], ()),
+            won_amount=won.get(lead["id"]),
+            rows=rows.get(lead["id"], []),
+        )
+        for lead in leads
+    }
+
+
+def _fact_model(lead_id: int, fact: Fact) -> LeadFact:
+    return LeadFact(
+        lead_id=lead_id,
+        entered_at=fact.entered_at,
+        entered_on=fact.entered_on,
+        stage=fact.stage,
+        stage_since=fact.stage_since,
+        furthest=fact.furthest,
+        source_key=fact.source_key,
+        owner_key=fact.owner_key,
+        campaigns=fact.campaigns,
+        contribution=fact.contribution,
+    )
+
+
+LEAD_COLUMNS = ("id", "stage", "source", "owner_id")
+
+
+def lead_fact_refresh(*, lead_id: int) -> LeadFact | None:
+    """Recompute one lead's fact from its log and move the rollups by the difference."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Waits for a running rebuild (EXCLUSIVE) before reading the fact, so the change
+            # is applied to what the rebuild wrote; refreshes do not block each other.
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE dashboards_leadfact IN ROW EXCLUSIVE MODE")
+        # The lead's row lock (the one transitions take) queues refreshes of one lead.
+        lead = (
+            Lead.objects.select_for_update(of=("self",))
+            .filter(pk=lead_id)
+            .values(*LEAD_COLUMNS)
+            .first()
+        )
+        old = LeadFact.objects.filter(pk=lead_id).first()
+        new = _facts([lead], {"lead_id": lead_id})[lead_id] if lead else None
+        delta = rollup_rows(old, sign=-1)
+        rollup_rows(new, sign=1, into=delta)
+        rollups_add(_nonzero(delta))
+        if new is None:
+            if old is not None:
+                old.delete()
+            return None
+        fact = _fact_model(lead_id, new)
+        fact.save(force_insert=old is None)
+        return fact
+
+
+def lead_fact_refresh_quietly(*, lead_id: int) -> None:
+    """For receivers: a failed refresh must not fail the user's committed change; the
+    rollups catch up at the next change of the lead or with `rebuild_rollups`."""
+    try:
+        lead_fact_refresh(lead_id=lead_id)
+    except Exception:
+        logger.exception("could not refresh the funnel rollups of lead %s", lead_id)
+
+
+def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
+    """Throw the rollups away and recount them from the transition log."""
+    models = (LeadFact, CohortCount, ReachCount, DurationBin, ReasonCount)
+    on_postgresql = connection.vendor == "postgresql"
+    nested = connection.in_atomic_block
+    leads_done = 0
+    with transaction.atomic():
+        if on_postgresql:
+            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models)
+            with connection.cursor() as cursor:
+                # Live refreshes wait for the rebuild, then apply their change to its result.
+                cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+                if nested:  # TRUNCATE refuses to run beside the caller's pending FK checks
+                    for model in models:
+                        cursor.execute(f"DELETE FROM {model._meta.db_table}")
+                else:
+                    cursor.execute(f"TRUNCATE {tables}")
+        else:
+            for model in models:
+                model.objects.all().delete()
+        last = 0
+        while True:
+            leads = list(
+                Lead.objects.filter(pk__gt=last).order_by("pk").values(*LEAD_COLUMNS)[:chunk_size]
+            )
+            if not leads:
+                break
+            low, last = leads[0]["id"], leads[-1]["id"]
+            facts = _facts(leads, {"lead_id__gte": low, "lead_id__lte": last})
+            built = [
+                _fact_model(lead_id, fact) for lead_id, fact in facts.items() if fact is not None
+            ]
+            if on_postgresql:
+                _copy_facts(built)
+            else:
+                LeadFact.objects.bulk_create(built, batch_size=500)
+                rows = defaultdict(lambda: defaultdict(int))
+                for fact in built:
+                    rollup_rows(fact, into=rows)
+                rollups_add(_nonzero(rows))
+            leads_done += len(leads)
+            if progress:
+                progress(leads_done)
+        if on_postgresql:
+            # A million leads make millions of rollup increments: let PostgreSQL sum them.
+            _rollups_from_facts_sql()
+    return {"leads": leads_done}
+
+
+FACT_COLUMNS = (
+    "lead_id",
+    "entered_at",
+    "entered_on",
+    "stage",
+    "stage_since",
+    "furthest",
+    "source_key",
+    "owner_key",
+    "campaigns",
+    "contribution",
+    "refreshed_at",
+)
+
+
+def _copy_facts(facts: list[LeadFact]) -> None:
+    now = timezone.now()
+    columns = ", ".join(FACT_COLUMNS)
+    copying = f"COPY dashboards_leadfact ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(copying) as copy:
+        for fact in facts:
+            copy.write_row(
+                (
+                    fact.lead_id,
+                    fact.entered_at,
+                    fact.entered_on,
+                    fact.stage,
+                    fact.stage_since,
+                    fact.furthest,
+                    fact.source_key,
+                    fact.owner_key,
+                    json.dumps(fact.campaigns),
+                    json.dumps(fact.contribution, separators=(",", ":")),
+                    now,
+                )
+            )
+
+
+def _subset_condition(table: str) -> str:
+    if SUBSETS[table] == ALL_SUBSETS:
+        return "TRUE"
+    # Histograms: the unfiltered row and one per single dimension.
+    return "((c.key <> 0)::int + (s.key <> '*')::int + (o.key <> -1)::int) <= 1"
+
+
+EXTRA_SQL = {
+    "kind": "e.v->2->>0",
+    "stage": "e.v->2->>1",
+    "bin": "(e.v->2->>2)::smallint",
+    "verb": "e.v->2->>0",
+    "reason": "e.v->2->>1",
+}
+
+
+def _rollups_from_facts_sql() -> None:
+    """The day rows summed from the facts' contributions, then the month rows from them.
+    Leads that share a day and dimensions are summed first, then spread over the
+    dimension combinations, which is where the rows multiply."""
+    for table, (model, extra, values) in TABLES.items():
+        db_table = model._meta.db_table
+        cast = {column: "numeric" if column == "won_amount" else "bigint" for column in values}
+        keys = ["grain", "period", "campaign_key", "source_key", "owner_key", *extra]
+        extra_base = "".join(f", {EXTRA_SQL[name]} AS {name}" for name in extra)
+        extra_names = "".join(f", {name}" for name in extra)
+        base_values = ", ".join(
+            f"SUM(COALESCE((e.v->3->>'{column}')::{cast[column]}, 0)) AS {column}"
+            for column in values
+        )
+        group = ", ".join(str(i) for i in range(1, len(keys) + 1))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                WITH base AS (
+                    SELECT (e.v->>1)::date AS day, f.campaigns::text AS campaigns,
+                           f.source_key, f.owner_key{extra_base}, {base_values}
+                    FROM dashboards_leadfact f
+                    CROSS JOIN LATERAL jsonb_array_elements(f.contribution) AS e(v)
+                    WHERE e.v->>0 = %s
+                    GROUP BY 1, 2, 3, 4{"".join(f", {5 + i}" for i in range(len(extra)))}
+                )
+                INSERT INTO {db_table} ({", ".join(keys + list(values))})
+                SELECT 'd', b.day, c.key, s.key, o.key{extra_names},
+                       {", ".join(f"SUM(b.{column})" for column in values)}
+                FROM base b
+                CROSS JOIN LATERAL (
+                    SELECT 0 AS key
+                    UNION ALL SELECT x::int FROM jsonb_array_elements_text(b.campaigns::jsonb) AS x
+                ) AS c
+                CROSS JOIN LATERAL (VALUES ('*'::text), (b.source_key::text)) AS s(key)
+                CROSS JOIN LATERAL (VALUES (-1), (b.owner_key)) AS o(key)
+                WHERE {_subset_condition(table)}
+                GROUP BY {group}
+                """,
+                [table],
+            )
+            cursor.execute(
+                f"""
+                INSERT INTO {db_table} ({", ".join(keys + list(values))})
+                SELECT 'm', date_trunc('month', period)::date, {", ".join(keys[2:])},
+                       {", ".join(f"SUM({column})" for column in values)}
+                FROM {db_table} WHERE grain = 'd'
+                GROUP BY {", ".join(["2", *keys[2:]])}
+                """
+            )

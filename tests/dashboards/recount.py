@@ -1,0 +1,114 @@
+"""An independent recount of the funnel from the log, lead by lead, to check the rollups."""
+
+import itertools
+from collections import Counter
+
+from django.utils import timezone
+
+from funnel.dashboards.facts import duration_bin, median_seconds
+from funnel.dashboards.models import LeadFact
+from funnel.dashboards.services import TABLES
+from leads.models import Lead
+from leads.stages import BUCKETS, FORWARD_PATH, FORWARD_RANK, Stage
+
+
+def _in_scope(lead, rows, *, campaign, source, owner, since, until, user):
+    if campaign and not lead.memberships.filter(campaign__slug=campaign).exists():
+        return False
+    if source and (lead.source or "").lower() != source.lower():
+        return False
+    if owner == "me" and lead.owner_id != user.pk:
+        return False
+    if owner == "none" and lead.owner_id is not None:
+        return False
+    if owner not in (None, "", "me", "none") and (
+        lead.owner is None or lead.owner.username != owner
+    ):
+        return False
+    entered = timezone.localtime(rows[0].at, timezone.get_default_timezone()).date()
+    if since and entered < since:
+        return False
+    return not (until and entered > until)
+
+
+def recount(*, campaign=None, source=None, owner=None, since=None, until=None, user=None):
+    stages = Counter()
+    reached = Counter()
+    durations = {stage: [] for stage in FORWARD_PATH[1:]}
+    for lead in Lead.objects.select_related("owner"):
+        rows = list(lead.transitions.order_by("at", "id"))
+        if not rows or not _in_scope(
+            lead,
+            rows,
+            campaign=campaign,
+            source=source,
+            owner=owner,
+            since=since,
+            until=until,
+            user=user,
+        ):
+            continue
+        stages[lead.stage] += 1
+        ranks = [FORWARD_RANK[r.to_stage] for r in rows if r.to_stage in FORWARD_RANK]
+        furthest = max(ranks, default=-1)
+        for rank in range(furthest + 1):
+            reached[FORWARD_PATH[rank]] += 1
+            if rank:
+                first = min(r.at for r in rows if FORWARD_RANK.get(r.to_stage, -1) >= rank)
+                seconds = int((first - rows[0].at).total_seconds())
+                durations[FORWARD_PATH[rank]].append(seconds)
+    stage_counts = {stage: stages[stage] for stage in Stage.values}
+    reached_counts = {stage: reached[stage] for stage in FORWARD_PATH}
+    days_to = {}
+    for stage, values in durations.items():
+        cells = Counter()
+        sums = Counter()
+        for seconds in values:
+            cells[duration_bin(seconds)] += 1
+            sums[duration_bin(seconds)] += seconds
+        median = median_seconds([(b, n, sums[b]) for b, n in cells.items()])
+        days_to[stage] = None if median is None else round(median / 86400, 1)
+    return {
+        **{b: sum(stage_counts[s] for s in members) for b, members in BUCKETS.items()},
+        "stages": stage_counts,
+        "reached": reached_counts,
+        "conversion": {
+            f"{a}->{b}": round(reached_counts[b] / reached_counts[a], 4)
+            if reached_counts[a]
+            else None
+            for a, b in itertools.pairwise(FORWARD_PATH)
+        },
+        "days_to": days_to,
+    }
+
+
+def rollup_state() -> dict:
+    """Every non-zero rollup row and every fact, for comparing two ways of building them."""
+    state = {}
+    for table, (model, extra, values) in TABLES.items():
+        for row in model.objects.values():
+            numbers = tuple(row[v] for v in values)
+            if any(numbers):
+                key = (
+                    table,
+                    row["grain"],
+                    row["period"],
+                    row["campaign_key"],
+                    row["source_key"],
+                    row["owner_key"],
+                    *(row[e] for e in extra),
+                )
+                state[key] = numbers
+    for fact in LeadFact.objects.all():
+        state[("fact", fact.lead_id)] = (
+            fact.entered_at,
+            fact.entered_on,
+            fact.stage,
+            fact.stage_since,
+            fact.furthest,
+            fact.source_key,
+            fact.owner_key,
+            sorted(fact.campaigns),
+            fact.contribution,
+        )
+    return state
