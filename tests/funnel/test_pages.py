@@ -40,9 +40,9 @@ def test_a_user_without_a_role_gets_403_pages(client, nobody):
 @pytest.mark.parametrize(
     ("role_user", "shows", "hides"),
     [
-        ("rep", ["My MQLs"], ["Admin"]),
-        ("marketer", ["Leads", "Dashboard"], ["My MQLs", "Admin"]),
-        ("manager", ["My MQLs", "Dashboard"], ["Admin"]),
+        ("rep", ["Queue", "My numbers"], ["Admin", "Campaigns", "Criteria"]),
+        ("marketer", ["Leads", "Dashboard", "Campaigns", "Imports"], ["Queue", "Admin"]),
+        ("manager", ["Queue", "Criteria", "Dashboard", "Nurture"], ["Admin"]),
         ("admin_user", ["Admin", "Dashboard"], []),
     ],
 )
