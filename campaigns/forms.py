@@ -7,6 +7,7 @@ from leads.roles import MANAGER, MARKETER
 from .capture import CAPTURABLE
 from .models import Campaign, ScoringRule, Segment
 from .segments import FIELDS, OPERATORS, conditions_clean
+from .services import CAMPAIGN_FIELDS
 
 MIN_ROWS = 3
 
@@ -21,24 +22,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = (
-            "name",
-            "slug",
-            "channel",
-            "segment",
-            "positioning",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "starts_on",
-            "ends_on",
-            "budget",
-            "owner",
-            "capture_published",
-            "capture_headline",
-            "capture_fields",
-            "consent_text",
-        )
+        fields = ("name", "slug", "channel", *CAMPAIGN_FIELDS)
         labels = {
             "segment": "Target segment",
             "positioning": "Positioning statement",

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from .capture import CAPTURABLE
 from .models import Campaign, Channel, Segment
+from .services import CAMPAIGN_FIELDS
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -35,19 +36,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "channel",
             "created_at",
             "members",
-            "segment",
-            "positioning",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "starts_on",
-            "ends_on",
-            "budget",
-            "owner",
-            "capture_published",
-            "capture_headline",
-            "capture_fields",
-            "consent_text",
+            *CAMPAIGN_FIELDS,
             "landing_url",
         )
         read_only_fields = ("id", "created_at", "members", "landing_url")
