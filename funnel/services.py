@@ -34,6 +34,22 @@ _STAGES = set(Stage.values)
 MAX_NOTE = 5000
 
 
+def _announce_on_commit(row: Transition) -> None:
+    """Tell other apps about the move once it is committed, never before."""
+    transaction.on_commit(
+        partial(
+            stage_changed.send,
+            sender=Transition,
+            lead_id=row.lead_id,
+            transition_id=row.pk,
+            from_stage=row.from_stage,
+            to_stage=row.to_stage,
+            verb=row.verb,
+            reason=row.reason.code if row.reason_id else "",
+        )
+    )
+
+
 def _clean_stage(value, field: str) -> str:
     if value not in _STAGES:
         raise InvalidTransition(
@@ -181,18 +197,7 @@ def transition_lead(
             campaign=campaign,
             data=data,
         )
-        transaction.on_commit(
-            partial(
-                stage_changed.send,
-                sender=Transition,
-                lead_id=lead.pk,
-                transition_id=row.pk,
-                from_stage=from_stage,
-                to_stage=to,
-                verb=rule.verb,
-                reason=reason_code.code if reason_code else "",
-            )
-        )
+        _announce_on_commit(row)
     return row
 
 
@@ -239,18 +244,7 @@ def lead_create(
                 note=_clean_note(note),
                 campaign=campaign,
             )
-            transaction.on_commit(
-                partial(
-                    stage_changed.send,
-                    sender=Transition,
-                    lead_id=lead.pk,
-                    transition_id=row.pk,
-                    from_stage="",
-                    to_stage=stage,
-                    verb="create",
-                    reason="",
-                )
-            )
+            _announce_on_commit(row)
     except IntegrityError:
         # Usually another request created the same e-mail or external id a moment ago:
         # building again finds it and raises DuplicateLead; anything else is re-raised.
