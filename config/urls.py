@@ -47,6 +47,7 @@ urlpatterns = [
     path("leads/", leads_views.lead_list, name="lead-list"),
     path("leads/<int:pk>/", funnel_views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/move/", funnel_views.lead_move, name="lead-move"),
+    path("leads/<int:pk>/erase/", funnel_views.lead_erase_page, name="lead-erase"),
     path("dashboard/", include("funnel.dashboards.urls")),
     path("", include("funnel.urls")),
     path("imports/", include("campaigns.imports.urls")),

@@ -11,7 +11,7 @@ from config.api import HasRole
 from leads.filters import LeadFilter
 from leads.models import Lead
 from leads.selectors import lead_for_user
-from leads.services import lead_update
+from leads.services import lead_erase, lead_update
 
 from . import services
 from .models import ReasonCode
@@ -85,6 +85,13 @@ class LeadDetail(APIView):
             changes = _validated(LeadWriteSerializer, request.data, partial=True)
             lead = lead_update(lead=lead, actor=request.user, changes=dict(changes))
         return Response(LeadDetailSerializer(lead).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        """GDPR erasure: the lead's personal data goes everywhere; it stays counted."""
+        lead = lead_for_user(request.user, pk)
+        lead_erase(lead_id=lead.pk, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LeadTransitions(APIView):

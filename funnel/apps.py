@@ -13,4 +13,13 @@ class FunnelConfig(AppConfig):
         from .signals import stage_changed
 
         post_migrate.connect(grant_role_permissions, sender=self)
+
+        from leads.signals import lead_erased
+
+        from .models import Transition
+
+        def erase_log_notes(sender, *, lead_id, **kwargs):
+            Transition.objects.filter(lead_id=lead_id).erase_personal_data()
+
+        lead_erased.connect(erase_log_notes, dispatch_uid="funnel-erase-log-notes", weak=False)
         stage_changed.connect(assign_new_mql, dispatch_uid="funnel.assign_new_mql")

@@ -37,6 +37,11 @@ class TransitionQuerySet(models.QuerySet):
     def delete(self):
         raise TypeError("The transition log is append-only.")
 
+    def erase_personal_data(self) -> int:
+        """The one change the log takes, for a GDPR erasure: notes and answers go, the moves
+        (from, to, verb, actor, time, reason code) stay."""
+        return models.QuerySet.update(self, note="", data={})
+
 
 class Transition(models.Model):
     """One move of one lead: the append-only log that is the source of truth for history."""

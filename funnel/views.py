@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from leads.roles import roles_of
 from leads.selectors import lead_for_user
+from leads.services import lead_erase
 
 from . import services
 from .errors import TransitionError
@@ -44,6 +45,20 @@ def _lead_page(request, lead, *, bound: TransitionForm | None = None, status: in
 def lead_detail(request, pk):
     _require_role(request.user)
     return _lead_page(request, lead_for_user(request.user, pk))
+
+
+@login_required
+@require_POST
+def lead_erase_page(request, pk):
+    """A manager erases the lead's personal data (GDPR), from its page."""
+    _require_role(request.user)
+    lead = lead_for_user(request.user, pk)
+    if request.POST.get("confirm") != "erase":
+        messages.error(request, "Tick the box to confirm the erasure; nothing was changed.")
+        return redirect("lead-detail", pk=lead.pk)
+    lead_erase(lead_id=lead.pk, actor=request.user, reason=request.POST.get("reason", ""))
+    messages.success(request, f"Lead {lead.pk}'s personal data was erased; it stays counted.")
+    return redirect("lead-detail", pk=lead.pk)
 
 
 @login_required

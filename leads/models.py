@@ -80,3 +80,19 @@ class Lead(models.Model):
     @property
     def funnel(self) -> str:
         return BUCKET_OF[self.stage]
+
+
+class Erasure(models.Model):
+    """A GDPR erasure: the lead's personal data was removed everywhere on this date.
+
+    The lead row and its log stay, anonymous, so the funnel's counts do not change."""
+
+    lead = models.OneToOneField(Lead, on_delete=models.PROTECT, related_name="erasure")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=255, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} erased {self.at:%Y-%m-%d}"

@@ -4,9 +4,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
-from .models import Lead
+from .models import Erasure, Lead
 from .normalise import clean_email, normalise_external_id
 from .roles import is_manager
+from .signals import lead_erased
 
 # Fields a client may set on a lead; stage, score and owner have their own paths.
 EDITABLE_FIELDS = (
@@ -106,3 +107,42 @@ def lead_assign(*, lead: Lead, actor, owner, save: bool = True) -> Lead:
     if save:
         lead.save(update_fields=["owner", "updated_at"])
     return lead
+
+
+# Every lead field that can hold personal data, and what it becomes when erased.
+ERASED_VALUES = {
+    "email": None,
+    "first_name": "",
+    "last_name": "",
+    "company": "",
+    "title": "",
+    "phone": "",
+    "city": "",
+    "website": "",
+    "attributes": {},
+}
+
+
+def lead_erase(*, lead_id: int, actor, reason: str = "") -> Erasure:
+    """Remove a lead's personal data everywhere (GDPR erasure), keep it counted, log it.
+
+    Country, industry, company size, source, stage and the transition log stay: they are
+    what the funnel counts and say nothing about the person on their own. Erasing an erased
+    lead changes nothing and returns the first erasure.
+    """
+    if not is_manager(actor):
+        raise PermissionDenied("Only managers erase a lead's personal data.")
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update(of=("self",)).get(pk=lead_id)
+        existing = Erasure.objects.filter(lead=lead).first()
+        if existing is not None:
+            return existing
+        for field, value in ERASED_VALUES.items():
+            setattr(lead, field, value)
+        # The check constraint wants an identity: a placeholder that names no one.
+        lead.external_id = f"erased-{lead.pk}"
+        lead.do_not_email = True
+        lead.save()
+        erasure = Erasure.objects.create(lead=lead, requested_by=actor, reason=reason[:255])
+        lead_erased.send(sender=Lead, lead_id=lead.pk)
+    return erasure

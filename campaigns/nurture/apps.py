@@ -12,3 +12,9 @@ class NurtureConfig(AppConfig):
         from .receivers import on_stage_changed
 
         stage_changed.connect(on_stage_changed, dispatch_uid="nurture.on_stage_changed")
+
+        from leads.signals import lead_erased
+
+        from .erasure import erase_nurture_data
+
+        lead_erased.connect(erase_nurture_data, dispatch_uid="nurture.erase")
