@@ -72,6 +72,14 @@ def test_the_lockout_is_per_username_and_address_and_ends_after_the_cool_off(rep
     assert signed_in(client)
 
 
+def test_a_forged_forwarded_for_header_does_not_escape_the_lockout(rep):
+    """The address is REMOTE_ADDR only: a client cannot pose as a fresh address per attempt."""
+    for number in range(LIMIT + 2):
+        forged = Client(HTTP_X_FORWARDED_FOR=f"203.0.113.{number}")
+        response = log_in(forged, "rep", "wrong" if number < LIMIT else PASSWORD)
+    assert response.status_code == 429
+
+
 def test_a_successful_login_resets_the_count(rep):
     client = Client()
     for _ in range(LIMIT - 1):
