@@ -31,6 +31,8 @@ pytestmark = pytest.mark.django_db
 
 PERSONAS = ("anonymous", "marketer", "rep", "rep2", "manager", "admin")
 MISSING = 999_999
+PERSONA_NAMES = {"marketer": "marketer", "rep": "rep", "rep2": "rep2", "manager": "manager"}
+PERSONA_NAMES["admin"] = "boss"  # the admin_user fixture's username
 
 
 LOGIN = 302  # a page sends the anonymous visitor to the login page
@@ -114,6 +116,11 @@ def shows_message(response, persona, ids):
 
 def swagger(response, persona, ids):
     assert b"swagger" in response.content.lower()
+
+
+def moved_to_sal(response, persona, ids):
+    body = response.json()
+    assert (body["lead"], body["to"], body["actor"]) == (ids["lead"], "sal", PERSONA_NAMES[persona])
 
 
 def pixel(response, persona, ids):
@@ -365,6 +372,7 @@ ROWS = {
         "api",
         (401, 403, 403, 201, 201, 201),
         data={"to": "sal", "from": "mql"},
+        check=moved_to_sal,
     ),
     "api-transitions POST missing": row(
         "POST",
@@ -446,9 +454,8 @@ def world(settings, tmp_path, make_lead, marketer, rep, rep2, manager, admin_use
     settings.HANDOFF_IMPORT_DIR = str(tmp_path / "imports")
     lead = make_lead("mql", owner=rep2, first_name="Ada", company="Globex")
     deal_lead = make_lead("opportunity", owner=rep2)
-    deal = Opportunity.objects.filter(lead=deal_lead).first()
-    if deal is not None and deal.owner_id != rep2.pk:
-        Opportunity.objects.filter(pk=deal.pk).update(owner=rep2)
+    deal = Opportunity.objects.get(lead=deal_lead)
+    Opportunity.objects.filter(pk=deal.pk).update(owner=rep2)
     stages = list(PipelineStage.objects.filter(is_active=True).order_by("order"))
     segment = Segment.objects.create(name="Germans", slug="germans", created_by=marketer)
     campaign = Campaign.objects.create(
@@ -478,8 +485,8 @@ def world(settings, tmp_path, make_lead, marketer, rep, rep2, manager, admin_use
     ids = {
         "lead": lead.pk,
         "lead_email": lead.email,
-        "deal": deal.pk if deal else MISSING,
-        "stage2": stages[1].slug if len(stages) > 1 else "",
+        "deal": deal.pk,
+        "stage2": stages[1].slug,
         "missing": MISSING,
         "slug": campaign.slug,
         "capture_token": campaign.capture_token,
