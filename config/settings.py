@@ -288,3 +288,26 @@ HANDOFF_NURTURE_RETRY_MAX_SECONDS = env_int("HANDOFF_NURTURE_RETRY_MAX_SECONDS",
 # Consecutive failed attempts after which an enrollment stops (status "failed").
 HANDOFF_NURTURE_MAX_FAILURES = env_int("HANDOFF_NURTURE_MAX_FAILURES", 20, minimum=1)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["NurtureExitEnum"] = "campaigns.nurture.models.Exit"
+
+# --- Security hardening (issue 8) -----------------------------------------------
+# Login throttling with django-axes: after HANDOFF_LOGIN_FAILURE_LIMIT failed logins for one
+# username from one IP address, that pair is locked out for HANDOFF_LOGIN_COOLOFF_MINUTES;
+# the login page and POST /api/auth/token/ answer 429 meanwhile.
+INSTALLED_APPS += ["axes"]
+# AxesMiddleware last, as axes documents: it turns a lockout into the 429 response.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out login before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("HANDOFF_LOGIN_THROTTLING", True)
+AXES_FAILURE_LIMIT = env_int("HANDOFF_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+# In hours, as axes takes a number.
+AXES_COOLOFF_TIME = env_int("HANDOFF_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
+# The schema and the API docs are for signed-in users, like the rest of /api/.
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"]

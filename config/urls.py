@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from campaigns import api as campaigns_api
 from campaigns.imports import api as imports_api
@@ -12,6 +12,7 @@ from funnel import views as funnel_views
 from leads import views as leads_views
 
 from . import errors
+from .auth_token import obtain_auth_token
 
 api = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -33,7 +34,11 @@ api = [
     path("imports/<int:pk>/", imports_api.ImportDetail.as_view(), name="api-import"),
     path("nurture/", include(nurture_urls.api_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "docs/",
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
 ]
 
 urlpatterns = [
