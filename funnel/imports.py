@@ -26,6 +26,7 @@ from django.dispatch import Signal
 from psycopg import sql
 
 from leads.models import Lead
+from leads.services import TEXT_FIELDS
 from leads.stages import Stage
 
 from .models import Transition
@@ -51,19 +52,8 @@ IMPORT_ORDER: tuple[str, ...] = (
 )
 IMPORT_RANK = {str(stage): rank for rank, stage in enumerate(IMPORT_ORDER)}
 
-# Lead fields an import may fill (identity fields only on new leads).
-TEXT_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "phone",
-    "country",
-    "city",
-    "industry",
-    "website",
-    "source",
-)
+# Lead fields an import may fill (identity fields only on new leads); TEXT_FIELDS is re-exported
+# for the import engine.
 FILL_FIELDS = (*TEXT_FIELDS, "company_size", "do_not_email", "attributes")
 
 # The temporary table `leads_import_merge` reads: one row per identity (merged already).

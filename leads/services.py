@@ -9,10 +9,8 @@ from .normalise import clean_email, normalise_external_id
 from .roles import is_manager
 from .signals import lead_erased
 
-# Fields a client may set on a lead; stage, score and owner have their own paths.
-EDITABLE_FIELDS = (
-    "email",
-    "external_id",
+# The lead's free-text fields (blank, never NULL, when unknown).
+TEXT_FIELDS = (
     "first_name",
     "last_name",
     "company",
@@ -21,9 +19,15 @@ EDITABLE_FIELDS = (
     "country",
     "city",
     "industry",
-    "company_size",
     "website",
     "source",
+)
+# Fields a client may set on a lead; stage, score and owner have their own paths.
+EDITABLE_FIELDS = (
+    "email",
+    "external_id",
+    *TEXT_FIELDS,
+    "company_size",
     "do_not_email",
     "attributes",
 )
