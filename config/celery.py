@@ -30,16 +30,17 @@ app.conf.beat_schedule["campaigns-rescore-nightly"] = {
 }
 app.autodiscover_tasks()
 
+# Beat entries read their intervals from settings, where the environment is parsed once.
+from django.conf import settings  # noqa: E402
+
 # --- sales workspace: MQL SLA breaches -------------------------------------------------------
 app.conf.beat_schedule["funnel-find-sla-breaches"] = {
     "task": "funnel.find_sla_breaches",
-    "schedule": float(os.environ.get("HANDOFF_SLA_CHECK_SECONDS") or 300),
+    "schedule": float(settings.HANDOFF_SLA_CHECK_SECONDS),
 }
 
 # Nurturing: the tick hands due enrollments to workers (campaigns.nurture.tasks). A tick
 # not started within one interval is dropped: the next one finds the same due work.
-from django.conf import settings  # noqa: E402
-
 app.conf.beat_schedule["nurture-tick"] = {
     "task": "nurture.tick",
     "schedule": float(settings.HANDOFF_NURTURE_TICK_SECONDS),

@@ -1,17 +1,12 @@
 """Reads for the funnel: a lead's history, the actions a user may take, the funnel snapshot."""
 
-import datetime as dt
-
-from django.db.models import OuterRef, Subquery
-from django.utils import timezone
-
 from leads.models import Lead
 from leads.roles import SALES_REP, roles_of
-from leads.selectors import can_act_on, leads_by_owner
+from leads.selectors import can_act_on
 from leads.stages import BUCKETS, FORWARD_PATH
 
 from .lifecycle import Rule, rules_from
-from .models import PipelineStage, ReasonCode, Transition
+from .models import PipelineStage, ReasonCode
 
 
 def lead_history(lead: Lead):
@@ -37,43 +32,6 @@ def reasons_for(verb: str) -> list[ReasonCode]:
 
 def active_pipeline_stages():
     return PipelineStage.objects.filter(is_active=True)
-
-
-def day_bounds(since: dt.date | None, until: dt.date | None):
-    """Dates in the installation's time zone, as an aware [start, end) range."""
-    zone = timezone.get_current_timezone()
-    start = dt.datetime.combine(since, dt.time.min, tzinfo=zone) if since else None
-    end = (
-        dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-        if until
-        else None
-    )
-    return start, end
-
-
-def funnel_leads(*, campaign=None, source=None, owner=None, since=None, until=None, user=None):
-    """The leads a funnel report covers: filtered, and limited to the cohort that entered
-    the funnel (their first log row) between `since` and `until`."""
-    leads = Lead.objects.all()
-    if campaign:
-        # Through the reverse relation: funnel does not import campaigns.
-        members = Lead.objects.filter(memberships__campaign__slug=campaign).values("pk")
-        leads = leads.filter(pk__in=members)
-    if source:
-        leads = leads.filter(source__iexact=source)
-    if owner:
-        leads = leads_by_owner(leads, owner, user)
-    start, end = day_bounds(since, until)
-    if start or end:
-        entered = (
-            Transition.objects.filter(lead=OuterRef("pk")).order_by("at", "id").values("at")[:1]
-        )
-        leads = leads.annotate(entered_at=Subquery(entered))
-        if start:
-            leads = leads.filter(entered_at__gte=start)
-        if end:
-            leads = leads.filter(entered_at__lt=end)
-    return leads
 
 
 def funnel_snapshot(**filters) -> dict:

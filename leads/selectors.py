@@ -89,14 +89,3 @@ def lead_owner_candidates():
         .distinct()
         .order_by("username")
     )
-
-
-def lead_find_existing(*, email: str | None, external_id: str | None) -> Lead | None:
-    """The lead that an e-mail (already normalised) or an external id identifies."""
-    if email:
-        lead = Lead.objects.filter(email=email).first()
-        if lead:
-            return lead
-    if external_id:
-        return Lead.objects.filter(external_id=external_id).first()
-    return None
