@@ -15,6 +15,7 @@ from funnel.imports import leads_imported
 from funnel.models import Opportunity
 from funnel.signals import stage_changed
 from leads.models import Lead
+from outbox.services import task_enqueue_on_commit
 
 from .services import lead_fact_refresh_quietly
 
@@ -40,7 +41,7 @@ def on_leads_imported(sender, *, created, moved, **kwargs):
     from .tasks import refresh_facts
 
     for start in range(0, len(lead_ids), REFRESH_CHUNK):
-        refresh_facts.delay(lead_ids[start : start + REFRESH_CHUNK])
+        task_enqueue_on_commit(task=refresh_facts, args=[lead_ids[start : start + REFRESH_CHUNK]])
 
 
 def _later(lead_id: int) -> None:
