@@ -21,8 +21,13 @@ class SMTPRecorder:
     def __init__(self):
         self.messages = []
         self.fail_next = 0
+        self.delay = 0.0  # seconds before each answer: a slow server keeps a batch in flight
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
         if self.fail_next:
             self.fail_next -= 1
             return "451 Try again later"
@@ -208,7 +213,7 @@ def postgres_bin() -> Path | None:
 class PrivatePostgres:
     """A PostgreSQL cluster of the test's own in a temporary folder, on a free port, so a
     test may stop and start it. As root the server runs as the `postgres` user (PostgreSQL
-    refuses root); fsync is off: the data need not outlive the test, only a restart."""
+    refuses root)."""
 
     def __init__(self, bin_dir: Path):
         import tempfile
@@ -244,7 +249,9 @@ class PrivatePostgres:
     def start(self):
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir}"
-            " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+            # No fsync: a stopped server's writes are still in the OS' cache. Commits stay
+            # synchronous: an answered commit must survive the crash the tests inject.
+            " -c fsync=off -c full_page_writes=off"
         )
         self._run(
             str(self.bin / "pg_ctl"),
