@@ -62,7 +62,7 @@ def test_work_queued_while_redis_is_down_is_done_when_it_is_back(
     campaign = Campaign.objects.create(name="Faults", slug="faults", channel="webinar")
     batch = leads_without_rollups(30)
     enrollment = due_enrollment(timezone.now())
-    worker(
+    process = worker(
         beat=True,
         REDIS_URL=private_redis.url,
         HANDOFF_IMPORT_DIR=settings.HANDOFF_IMPORT_DIR,
@@ -99,12 +99,13 @@ def test_work_queued_while_redis_is_down_is_done_when_it_is_back(
     # Back, and empty: nothing the outage queued was ever in it. Beat's sweep sends it all.
     private_redis.start()
     wait_for(lambda: not PendingTask.objects.exists(), timeout=60, message="the outbox to empty")
+    wait_for(lambda: Message.objects.count() == 1, message="the nurture message's commit")
+    process.kill()  # idle: a kill is quicker than a warm shutdown, and loses nothing
     job = ImportJob.objects.get(pk=job_id)
     assert (job.status, job.created) == ("done", 40)
     assert Lead.objects.filter(email__startswith="imported").count() == 40
     assert set(Lead.objects.filter(pk__in=batch).values_list("score", flat=True)) == {7}
     assert LeadFact.objects.filter(lead_id__in=batch).count() == len(batch)
-    wait_for(lambda: Message.objects.count() == 1, message="the nurture message's commit")
     assert len(smtp_server.messages) == 1
     # The rollups the worker wrote equal a rebuild from the log.
     live = rollup_state()
