@@ -10,6 +10,7 @@ import datetime as dt
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.utils import timezone
 
 from campaigns.imports.models import ImportJob
@@ -19,6 +20,7 @@ from campaigns.nurture.services import enrollments_queue_due
 from campaigns.services import scoring_rule_save, segment_save
 from funnel.dashboards import receivers
 from funnel.dashboards.models import LeadFact
+from funnel.imports import leads_importing
 from funnel.models import Transition
 from leads.models import Lead
 from outbox.models import PendingTask
@@ -85,7 +87,8 @@ def test_work_queued_while_redis_is_down_is_done_when_it_is_back(
     scoring_rule_save(name="German", segment=germans, points=7)
     assert enrollments_queue_due(now=timezone.now()) == [[enrollment.pk]]
     monkeypatch.setattr(receivers, "SYNC_REFRESH_LIMIT", 0)
-    receivers.on_leads_imported(sender=Transition, created=batch, moved=[])
+    with transaction.atomic():  # as an import batch does, before it commits
+        leads_importing.send(sender=Transition, created=batch, moved=[], system_actor="test")
 
     waiting = set(PendingTask.objects.filter(sent_at=None).values_list("task", flat=True))
     assert waiting == {
