@@ -11,11 +11,13 @@ from django.template.loader import render_to_string
 log = logging.getLogger(__name__)
 
 # The database went away (restarted, failed over, out of connections) or gave up on a
-# transaction (deadlock, serialization failure): nothing was committed and the same request
-# will succeed later, so the client hears "try again", not "we broke".
+# transaction (deadlock, serialization failure): the same request will succeed later, so
+# the client hears "try again", not "we broke". Whatever the request committed before the
+# error stays whole (a transition with its log row), and a retry of it answers as such (a
+# move already made is a 409), so the message promises nothing either way.
 UNAVAILABLE = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
-UNAVAILABLE_DETAIL = "The service is briefly unavailable; nothing was saved. Try again shortly."
+UNAVAILABLE_DETAIL = "The database is briefly unavailable. Try again in a few seconds."
 
 
 def _wants_json(request) -> bool:
