@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from leads.models import Lead
+from outbox.services import task_enqueue_on_commit
 
 from .models import Campaign, CampaignMembership, ScoringRule, Segment, capture_token_new
 from .segments import conditions_clean, match_clean
@@ -79,7 +80,7 @@ def scores_recompute_queue() -> None:
     """Rescore every lead in a worker once this transaction commits."""
     from .tasks import scores_recompute_all
 
-    scores_recompute_all.delay_on_commit()
+    task_enqueue_on_commit(task=scores_recompute_all)
 
 
 def segment_save(

@@ -1,5 +1,7 @@
 """API plumbing shared by every app: pagination, error shape, role permission."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -11,6 +13,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from funnel.errors import TransitionError
 from leads.roles import roles_of
 from leads.services import DuplicateLead
+
+from .errors import RETRY_AFTER_SECONDS, UNAVAILABLE, UNAVAILABLE_DETAIL
+
+logger = logging.getLogger(__name__)
 
 
 class Pagination(PageNumberPagination):
@@ -59,6 +65,13 @@ def exception_handler(exc, context):
         if exc.errors:
             body["errors"] = exc.errors
         return Response(body, status=exc.status)
+    if isinstance(exc, UNAVAILABLE):
+        logger.warning("database unavailable: %s", exc, exc_info=exc)
+        return Response(
+            error_body(UNAVAILABLE_DETAIL, "service_unavailable"),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DuplicateLead):
         return Response(
             error_body(str(exc), "duplicate", existing_id=exc.existing.pk, field=exc.field),

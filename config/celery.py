@@ -46,3 +46,10 @@ app.conf.beat_schedule["nurture-tick"] = {
     "schedule": float(settings.HANDOFF_NURTURE_TICK_SECONDS),
     "options": {"expires": float(settings.HANDOFF_NURTURE_TICK_SECONDS)},
 }
+
+# The outbox (outbox.services): task messages the broker never took or lost are sent again.
+app.conf.beat_schedule["outbox-send-pending"] = {
+    "task": "outbox.send_pending",
+    "schedule": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS),
+    "options": {"expires": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS)},
+}

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "campaigns.imports",
     "campaigns.nurture",
     "funnel.dashboards",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -61,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
+    # Last, so it is the first to see a view's exception.
+    "config.errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -164,7 +167,16 @@ REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # A publish to a Redis that is down fails in well under a second instead of hanging
+        # the request for the connect timeout: what was queued on commit waits in the
+        # outbox (outbox.services) instead. Workers reconnect with their own retries.
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
 else:
     # No server needed: messages are files in var/broker, shared by web, worker and beat.
     BROKER_DIR.mkdir(parents=True, exist_ok=True)
@@ -289,6 +301,17 @@ HANDOFF_NURTURE_RETRY_MAX_SECONDS = env_int("HANDOFF_NURTURE_RETRY_MAX_SECONDS",
 # Consecutive failed attempts after which an enrollment stops (status "failed").
 HANDOFF_NURTURE_MAX_FAILURES = env_int("HANDOFF_NURTURE_MAX_FAILURES", 20, minimum=1)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["NurtureExitEnum"] = "campaigns.nurture.models.Exit"
+
+# --- Outbox (issue 8: faults) ----------------------------------------------------
+# Task messages queued on commit are rows too (outbox.PendingTask). Beat sweeps every
+# HANDOFF_OUTBOX_SWEEP_SECONDS: a row never sent (the broker was down at the commit) goes out
+# after HANDOFF_OUTBOX_GRACE_SECONDS; one sent but not done within
+# HANDOFF_OUTBOX_LEASE_SECONDS (Redis lost it, its worker was killed) is sent again, at most
+# HANDOFF_OUTBOX_MAX_ATTEMPTS times. The lease matches Redis' visibility timeout.
+HANDOFF_OUTBOX_SWEEP_SECONDS = env_int("HANDOFF_OUTBOX_SWEEP_SECONDS", 30, minimum=1)
+HANDOFF_OUTBOX_GRACE_SECONDS = env_int("HANDOFF_OUTBOX_GRACE_SECONDS", 30, minimum=0)
+HANDOFF_OUTBOX_LEASE_SECONDS = env_int("HANDOFF_OUTBOX_LEASE_SECONDS", 3600, minimum=1)
+HANDOFF_OUTBOX_MAX_ATTEMPTS = env_int("HANDOFF_OUTBOX_MAX_ATTEMPTS", 10, minimum=1)
 
 # --- Security hardening (issue 8) -----------------------------------------------
 # Login throttling with django-axes: after HANDOFF_LOGIN_FAILURE_LIMIT failed logins for one

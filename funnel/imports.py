@@ -34,6 +34,9 @@ from .models import Transition
 # Sent on commit after each batch of an import, with keyword arguments:
 # created (list of lead ids), moved (list of lead ids), system_actor.
 leads_imported = Signal()
+# The same, sent inside the batch's transaction before it commits: for work that must
+# commit with the batch or not at all (a task message in the outbox).
+leads_importing = Signal()
 
 IMPORT_VERB = "import"
 
@@ -90,6 +93,9 @@ class MergeCounts:
 
 def _send_on_commit(created: list[int], moved: list[int], system_actor: str) -> None:
     if created or moved:
+        leads_importing.send(
+            sender=Transition, created=created, moved=moved, system_actor=system_actor
+        )
         transaction.on_commit(
             partial(
                 leads_imported.send,

@@ -1,6 +1,8 @@
 """Real services for tests: an SMTP server, a Celery worker process, a headless browser."""
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,8 +21,13 @@ class SMTPRecorder:
     def __init__(self):
         self.messages = []
         self.fail_next = 0
+        self.delay = 0.0  # seconds before each answer: a slow server keeps a batch in flight
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
         if self.fail_next:
             self.fail_next -= 1
             return "451 Try again later"
@@ -143,3 +150,177 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+
+
+# --- private servers, for tests that stop and start them ------------------------------------
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, without persistence: stopping it
+    loses whatever it held, as a restarted Redis without AOF does."""
+
+    def __init__(self, log_dir: Path):
+        self.port = free_port()
+        self.log_dir = log_dir
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10):
+        log = open(self.log_dir / f"redis-{self.port}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.log_dir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(self._answers, timeout=timeout, message=f"redis on {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def postgres_bin() -> Path | None:
+    """The newest PostgreSQL server binaries installed (Debian's layout)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return found[-1].parent if found else None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own in a temporary folder, on a free port, so a
+    test may stop and start it. As root the server runs as the `postgres` user (PostgreSQL
+    refuses root)."""
+
+    def __init__(self, bin_dir: Path):
+        import tempfile
+
+        self.bin = bin_dir
+        self.port = free_port()
+        # Not under pytest's tmp_path: that is root's, and closed to the postgres user.
+        self.dir = Path(tempfile.mkdtemp(prefix="handoff-pg-"))
+        self.data = self.dir / "data"
+        self.as_root = os.geteuid() == 0
+
+    def _run(self, *command: str):
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+    def init(self):
+        if self.as_root:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        return self
+
+    def start(self):
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir}"
+            # No fsync: a stopped server's writes are still in the OS' cache. Commits stay
+            # synchronous: an answered commit must survive the crash the tests inject.
+            " -c fsync=off -c full_page_writes=off"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+        return self
+
+    def stop(self, mode: str = "immediate"):
+        """`immediate` is a crash: every connection is cut, the next start recovers."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def url(self, name: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def destroy(self):
+        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def copy_database(self, source_url: str, name: str):
+        """A new database here holding the schema and rows of `source_url` (the test db)."""
+        self._run(
+            str(self.bin / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            name,
+        )
+        dump = subprocess.run(
+            [str(self.bin / "pg_dump"), "--no-owner", "--no-privileges", "-d", source_url],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        ).stdout
+        subprocess.run(
+            [str(self.bin / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", self.url(name)],
+            input=dump,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
+@contextlib.contextmanager
+def broker_at(url: str):
+    """Point this process's Celery app at another broker for a while (a private Redis)."""
+    from config.celery import app
+
+    def reset():
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    before = app.conf.broker_url
+    app.conf.broker_url = url
+    reset()
+    try:
+        yield
+    finally:
+        app.conf.broker_url = before
+        reset()

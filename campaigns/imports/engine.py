@@ -135,16 +135,21 @@ def drop_staging(job: ImportJob) -> None:
             cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_staging(job)))
 
 
-def _staging_exists(job: ImportJob) -> bool:
+def _staging_holds_rows(job: ImportJob) -> bool:
+    """Unlogged tables do not survive a database crash: recovery leaves them empty (it
+    does not drop them), so an empty staging table is as good as a missing one."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"imports_staging_{job.pk}"])
+        if not cursor.fetchone()[0]:
+            return False
+        cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(_staging(job)))
         return cursor.fetchone()[0]
 
 
 def _run_postgresql(job: ImportJob, token: str) -> None:
-    if job.phase == ImportJob.Phase.MERGE and not _staging_exists(job):
-        # Unlogged tables do not survive a database crash: read the file again (the merge
-        # is idempotent, so batches already merged change nothing).
+    if job.phase == ImportJob.Phase.MERGE and not _staging_holds_rows(job):
+        # Read the file again (the merge is idempotent: batches already merged change
+        # nothing); merging from the emptied table would end "done" with rows missing.
         job.phase = ImportJob.Phase.READ
     if job.phase == ImportJob.Phase.READ:
         _read_into_staging(job, token)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from leads.stages import Stage
+from outbox.services import task_enqueue_on_commit
 
 from . import csvfile, engine
 from .mapping import (
@@ -201,7 +202,7 @@ def import_job_start(*, job: ImportJob) -> ImportJob:
     if not started and job.status != ImportJob.Status.UPLOADED:
         raise ImportRefused("This import has started already.", status=409, code="conflict")
     job.status = ImportJob.Status.QUEUED
-    run_import.delay_on_commit(job.pk)
+    task_enqueue_on_commit(task=run_import, args=[job.pk])
     return job
 
 
@@ -230,7 +231,7 @@ def import_job_resume(*, job: ImportJob, now: dt.datetime | None = None) -> Impo
         status=ImportJob.Status.QUEUED, runner="", failure=""
     )
     job.refresh_from_db()
-    run_import.delay_on_commit(job.pk)
+    task_enqueue_on_commit(task=run_import, args=[job.pk])
     return job
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from campaigns.scoring import engagement_record
 from leads.models import Lead
+from outbox.services import task_enqueue_on_commit
 
 from .models import (
     Audience,
@@ -112,7 +113,7 @@ def enrollments_queue_due(*, now: dt.datetime, limit: int | None = None) -> list
             if not ids:
                 continue
             Enrollment.objects.filter(pk__in=ids).update(queued_until=lease)
-            send_batch.delay_on_commit(ids, now.isoformat())
+            task_enqueue_on_commit(task=send_batch, args=[ids, now.isoformat()])
         batches.append(ids)
     return batches
 

@@ -11,10 +11,11 @@ from functools import partial
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from funnel.imports import leads_imported
+from funnel.imports import leads_imported, leads_importing
 from funnel.models import Opportunity
 from funnel.signals import stage_changed
 from leads.models import Lead
+from outbox.services import task_enqueue_on_commit
 
 from .services import lead_fact_refresh_quietly
 
@@ -31,16 +32,24 @@ SYNC_REFRESH_LIMIT = 1000
 REFRESH_CHUNK = 1000
 
 
-def on_leads_imported(sender, *, created, moved, **kwargs):
+def on_leads_importing(sender, *, created, moved, **kwargs):
+    """A large batch: its refresh is queued in the batch's own transaction, so the message
+    (an outbox row) commits with the leads and no crash after the commit can lose it."""
     lead_ids = sorted(set(created) | set(moved))
     if len(lead_ids) <= SYNC_REFRESH_LIMIT:
-        for lead_id in lead_ids:
-            lead_fact_refresh_quietly(lead_id=lead_id)
         return
     from .tasks import refresh_facts
 
     for start in range(0, len(lead_ids), REFRESH_CHUNK):
-        refresh_facts.delay(lead_ids[start : start + REFRESH_CHUNK])
+        task_enqueue_on_commit(task=refresh_facts, args=[lead_ids[start : start + REFRESH_CHUNK]])
+
+
+def on_leads_imported(sender, *, created, moved, **kwargs):
+    lead_ids = sorted(set(created) | set(moved))
+    if len(lead_ids) > SYNC_REFRESH_LIMIT:
+        return  # queued for workers with the batch (on_leads_importing)
+    for lead_id in lead_ids:
+        lead_fact_refresh_quietly(lead_id=lead_id)
 
 
 def _later(lead_id: int) -> None:
@@ -68,6 +77,7 @@ def on_opportunity_saved(sender, instance, created, **kwargs):
 
 def connect() -> None:
     stage_changed.connect(on_stage_changed, dispatch_uid="dashboards-stage-changed")
+    leads_importing.connect(on_leads_importing, dispatch_uid="dashboards-leads-importing")
     leads_imported.connect(on_leads_imported, dispatch_uid="dashboards-leads-imported")
     post_save.connect(on_lead_saved, sender=Lead, dispatch_uid="dashboards-lead-saved")
     # A lazy sender: funnel does not import campaigns.
