@@ -9,6 +9,7 @@ COPY config ./config
 COPY leads ./leads
 COPY funnel ./funnel
 COPY campaigns ./campaigns
+COPY outbox ./outbox
 RUN pip install .
 COPY . .
 # collectstatic needs settings to load, not real secrets.
