@@ -1,128 +1,31 @@
-"""Running an import: the file streamed from disk, rows cleaned, leads written in batches.
-
-PostgreSQL: the clean rows are COPYed into an unlogged staging table (one per job), indexed
-by identity, then merged in sorted identity ranges, one transaction per range: duplicates
-of one identity merge (GROUP BY), then `funnel.imports.leads_import_merge` inserts, fills
-and moves leads forward with one log row each. Other databases: batches through the ORM.
-
-Every batch commits with the job's progress and its resume point, under the job's lease
-(`runner`): a worker killed in the middle loses at most the batch it was writing, and the
-run that takes the job over goes on from the last committed batch.
-"""
+"""The PostgreSQL path: COPY into an unlogged staging table, then set-wise merges."""
 
 import json
-import uuid
-from itertools import islice
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 from psycopg import sql
 
 from campaigns.models import CampaignMembership
 from funnel.imports import (
     BATCH_COLUMNS,
     IMPORT_RANK,
-    IMPORT_VERB,
     TEXT_FIELDS,
-    ImportRecord,
     leads_import_merge,
-    leads_import_records,
     new_leads_table,
 )
-from funnel.models import Transition
 from leads.models import Lead
 
-from . import csvfile
-from .mapping import IGNORE
-from .models import ImportJob, ImportRowError
-from .rows import CleanRow, RowCleaner
+from .. import csvfile
+from ..models import ImportJob, ImportRowError
+from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error
 
 STAGING_FIELDS = ("email", "external_id", *TEXT_FIELDS, "company_size", "do_not_email")
 
 
 NESTED_LOOPS_ONLY = "SET LOCAL enable_hashjoin TO off; SET LOCAL enable_mergejoin TO off"
 ANY_JOIN = "SET LOCAL enable_hashjoin TO on; SET LOCAL enable_mergejoin TO on"
-
-
-class LeaseLost(Exception):
-    """Another run took the job over (a resume after this worker looked dead)."""
-
-
-def batch_rows() -> int:
-    return settings.HANDOFF_IMPORT_BATCH_ROWS
-
-
-def claim(job_id: int) -> tuple[ImportJob, str] | None:
-    """Take a queued job: one conditional update, so two workers never run the same job."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    taken = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, runner=token, heartbeat_at=now
-    )
-    if not taken:
-        return None
-    ImportJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
-    return ImportJob.objects.get(pk=job_id), token
-
-
-def _progress(job: ImportJob, token: str, **changes) -> None:
-    changes.setdefault("heartbeat_at", timezone.now())
-    if not ImportJob.objects.filter(pk=job.pk, runner=token).update(**changes):
-        raise LeaseLost
-
-
-def cleaner_for(job: ImportJob) -> RowCleaner:
-    return RowCleaner(
-        columns=job.columns,
-        mapping=job.mapping,
-        stage_values=job.stage_values,
-        default_stage=job.default_stage,
-        dayfirst=bool(job.dayfirst),
-        max_cell=settings.HANDOFF_IMPORT_MAX_CELL,
-    )
-
-
-def mapped_fields(job: ImportJob) -> tuple[str, ...]:
-    targets = set(job.mapping.values()) - {IGNORE}
-    fields = {t for t in targets if t not in ("attribute", "stage", "stage_at")}
-    if "attribute" in targets:
-        fields.add("attributes")
-    return tuple(sorted(fields))
-
-
-def _error(job: ImportJob, row: CleanRow, cells: list[str]) -> ImportRowError:
-    column, _ = row.errors[0]
-    return ImportRowError(
-        job=job,
-        line=row.line,
-        column=column,
-        message=" ".join(message for _, message in row.errors),
-        cells=cells,
-    )
-
-
-def run(job: ImportJob, token: str) -> ImportJob:
-    if connection.vendor == "postgresql":
-        _run_postgresql(job, token)
-    else:
-        _run_orm(job, token)
-    _progress(
-        job,
-        token,
-        status=ImportJob.Status.DONE,
-        finished_at=timezone.now(),
-        runner="",
-        failure="",
-    )
-    Path(job.file_path).unlink(missing_ok=True)
-    job.refresh_from_db()
-    return job
-
-
-# --- PostgreSQL ---------------------------------------------------------------------------
 
 
 def _staging(job: ImportJob) -> sql.Identifier:
@@ -141,7 +44,7 @@ def _staging_exists(job: ImportJob) -> bool:
         return cursor.fetchone()[0]
 
 
-def _run_postgresql(job: ImportJob, token: str) -> None:
+def run_postgresql(job: ImportJob, token: str) -> None:
     if job.phase == ImportJob.Phase.MERGE and not _staging_exists(job):
         # Unlogged tables do not survive a database crash: read the file again (the merge
         # is idempotent, so batches already merged change nothing).
@@ -177,7 +80,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
             )
         )
         ImportRowError.objects.filter(job=job).delete()
-        _progress(
+        progress(
             job,
             token,
             read=0,
@@ -207,7 +110,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
                     count += 1
                     row = cleaner.clean(line, cells)
                     if row.errors:
-                        errors.append(_error(job, row, cells))
+                        errors.append(row_error(job, row, cells))
                     else:
                         values = row.values
                         attributes = values.get("attributes")
@@ -225,7 +128,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
                     if count >= size:
                         break
             ImportRowError.objects.bulk_create(errors, batch_size=1000)
-            _progress(
+            progress(
                 job,
                 token,
                 read=F("read") + count,
@@ -239,7 +142,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
             sql.SQL("CREATE INDEX ON {} (ident, line)").format(staging),
         )
         cursor.execute(sql.SQL("ANALYZE {}").format(staging))
-        _progress(job, token, phase=ImportJob.Phase.MERGE, resume_after="")
+        progress(job, token, phase=ImportJob.Phase.MERGE, resume_after="")
     job.phase = ImportJob.Phase.MERGE
     job.resume_after = ""
 
@@ -362,7 +265,7 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
             ]
             ImportRowError.objects.bulk_create(lost)
             merged = rows - identities
-            _progress(
+            progress(
                 job,
                 token,
                 processed=F("processed") + rows,
@@ -417,126 +320,3 @@ def _memberships_postgresql(cursor, batch_table: str, job: ImportJob, *, touch: 
             params,
         )
         cursor.execute(ANY_JOIN)
-
-
-# --- any database -------------------------------------------------------------------------
-
-
-def _merge_rows(rows: list[CleanRow]) -> list[ImportRecord]:
-    """One record per identity: later non-blank values win, the latest stage stays."""
-    by_ident: dict[str, ImportRecord] = {}
-    for row in rows:
-        ident = row.ident
-        record = by_ident.get(ident)
-        if record is None:
-            by_ident[ident] = ImportRecord(
-                ident=ident,
-                line=row.line,
-                rows=1,
-                values=dict(row.values),
-                stage=row.stage,
-                stage_at=row.stage_at,
-            )
-            continue
-        record.rows += 1
-        attributes = {**record.values.get("attributes", {}), **row.values.get("attributes", {})}
-        record.values.update(row.values)
-        if attributes:
-            record.values["attributes"] = attributes
-        if IMPORT_RANK[row.stage] >= IMPORT_RANK[record.stage]:
-            record.stage, record.stage_at = row.stage, row.stage_at
-    return sorted(by_ident.values(), key=lambda record: record.ident)
-
-
-def _run_orm(job: ImportJob, token: str) -> None:
-    job.refresh_from_db()
-    done = int(job.resume_after or 0)
-    if not done:
-        with transaction.atomic():
-            ImportRowError.objects.filter(job=job).delete()
-            _progress(
-                job, token, read=0, processed=0, created=0, updated=0, skipped=0, merged=0, failed=0
-            )
-    cleaner = cleaner_for(job)
-    fields = mapped_fields(job)
-    records = csvfile.data_records(Path(job.file_path), job.encoding, job.delimiter, skip=done)
-    size = batch_rows()
-    while True:
-        chunk = list(islice(records, size))
-        if not chunk:
-            break
-        with transaction.atomic():
-            good: list[CleanRow] = []
-            errors: list[ImportRowError] = []
-            for line, cells in chunk:
-                row = cleaner.clean(line, cells)
-                if row.errors:
-                    errors.append(_error(job, row, cells))
-                else:
-                    good.append(row)
-            merged_records = _merge_rows(good)
-            counts = leads_import_records(
-                records=merged_records,
-                fields=fields,
-                on_duplicate=job.on_duplicate,
-                system_actor=job.system_actor,
-                campaign_id=job.campaign_id,
-                now=job.started_at,
-            )
-            # A lead this file created in an earlier batch: its rows here merge into it.
-            earlier = set(
-                Transition.objects.filter(
-                    lead_id__in=[r.lead_id for r in merged_records if not r.created],
-                    from_stage="",
-                    verb=IMPORT_VERB,
-                    system_actor=job.system_actor,
-                ).values_list("lead_id", flat=True)
-            )
-            again = [r for r in merged_records if r.lead_id in earlier and not r.created]
-            updated = counts.updated - sum(1 for r in again if r.changed)
-            unchanged = counts.unchanged - sum(1 for r in again if not r.changed)
-            merged = len(good) - len(merged_records) + len(again)
-            if job.campaign_id:
-                _memberships_orm(job, merged_records)
-            ImportRowError.objects.bulk_create(errors, batch_size=1000)
-            done += len(chunk)
-            _progress(
-                job,
-                token,
-                read=F("read") + len(chunk),
-                processed=F("processed") + len(chunk),
-                created=F("created") + counts.created,
-                updated=F("updated") + updated,
-                skipped=F("skipped") + unchanged + merged,
-                merged=F("merged") + merged,
-                failed=F("failed") + len(errors),
-                resume_after=str(done),
-            )
-
-
-def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
-    ids = {r.lead_id for r in records if r.lead_id}
-    members = set(
-        CampaignMembership.objects.filter(campaign_id=job.campaign_id, lead_id__in=ids).values_list(
-            "lead_id", flat=True
-        )
-    )
-    at = job.started_at
-    CampaignMembership.objects.bulk_create(
-        [
-            CampaignMembership(
-                lead_id=lead_id,
-                campaign_id=job.campaign_id,
-                joined_at=at,
-                touched_at=at,
-                how=CampaignMembership.How.IMPORT,
-            )
-            for lead_id in sorted(ids - members)
-        ],
-        ignore_conflicts=True,
-    )
-    touched = {r.lead_id for r in records if r.changed and not r.created} & members
-    if touched:
-        CampaignMembership.objects.filter(
-            campaign_id=job.campaign_id, lead_id__in=touched, touched_at__lt=at
-        ).update(touched_at=at, touches=F("touches") + 1)
