@@ -3,11 +3,11 @@
 import json
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from psycopg import sql
 
-from campaigns.models import CampaignMembership
+from campaigns.models import Campaign, CampaignMembership
 from funnel.imports import (
     BATCH_COLUMNS,
     IMPORT_RANK,
@@ -206,6 +206,7 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
             # Most identities appear once: take each one's furthest-stage, latest row as it
             # is (one sorted pass), then merge only the identities that repeat.
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            keys_checked_setwise(cursor, job.campaign_id)
             # Look leads up by index, in identity order: the planner would otherwise hash
             # the whole (growing) leads table for every batch.
             cursor.execute(NESTED_LOOPS_ONLY)
@@ -281,6 +282,36 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
         after = upper
 
 
+def keys_checked_setwise(cursor, campaign_id: int | None) -> bool:
+    """Check the batch's foreign keys set-wise instead of row by row, when the database
+    role may (a superuser, or PostgreSQL 15's GRANT SET ON PARAMETER).
+
+    PostgreSQL checks each inserted log row and membership against its lead and campaign
+    with one query and one row lock per row: for an import that is four checks per lead,
+    half of the time of a merge. Within this transaction the keys hold by construction:
+    the new leads are this transaction's own, existing leads get a log row only through
+    the UPDATE that locks them, and a membership only after `FOR KEY SHARE` (the lock the
+    check itself takes, so a concurrent delete waits for the commit and then fails its own
+    check). The campaign is locked here the same way. `session_replication_role = replica`
+    turns the per-row triggers off for this transaction only (SET LOCAL); Handoff has no
+    other triggers on these tables. Without the privilege the checks run as usual."""
+    try:
+        with transaction.atomic():
+            cursor.execute("SET LOCAL session_replication_role = replica")
+    except DatabaseError:
+        return False
+    if campaign_id is not None:
+        cursor.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR KEY SHARE").format(
+                sql.Identifier(Campaign._meta.db_table)
+            ),
+            [campaign_id],
+        )
+        if cursor.fetchone() is None:
+            raise IntegrityError(f"The campaign {campaign_id} was deleted during the import.")
+    return True
+
+
 def _memberships_postgresql(cursor, batch_table: str, job: ImportJob, *, touch: bool) -> None:
     """Each imported lead joins the campaign; a member already is touched again only when
     the import changed something about it (an unchanged re-import rewrites nothing)."""
@@ -299,13 +330,19 @@ def _memberships_postgresql(cursor, batch_table: str, job: ImportJob, *, touch: 
         params,
     )
     batch = sql.Identifier(batch_table)
+    # Existing leads that are not members yet: locked as the foreign key check would lock
+    # them (see keys_checked_setwise); one deleted meanwhile does not join.
     cursor.execute(
         sql.SQL(
-            "INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches)"
-            " SELECT DISTINCT lead_id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1 FROM {b}"
-            " WHERE lead_id IS NOT NULL ORDER BY lead_id"
+            "WITH todo AS (SELECT DISTINCT lead_id FROM {b} b WHERE lead_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM {m} m WHERE m.lead_id = b.lead_id"
+            " AND m.campaign_id = %(campaign)s)),"
+            " locked AS (SELECT l.id FROM {lead} l WHERE l.id IN (SELECT lead_id FROM todo)"
+            " FOR KEY SHARE)"
+            " INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches)"
+            " SELECT id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1 FROM locked ORDER BY id"
             " ON CONFLICT (lead_id, campaign_id) DO NOTHING"
-        ).format(m=table, b=batch),
+        ).format(m=table, b=batch, lead=sql.Identifier(Lead._meta.db_table)),
         params,
     )
     if touch:
