@@ -1,8 +1,10 @@
 """The PostgreSQL path: COPY into an unlogged staging table, then set-wise merges."""
 
 import json
+import threading
 from pathlib import Path
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from psycopg import sql
@@ -36,7 +38,9 @@ def _staging(job: ImportJob) -> sql.Identifier:
 def drop_staging(job: ImportJob) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_staging(job)))
+            cursor.execute(
+                sql.SQL("DROP TABLE IF EXISTS {}, {}").format(_staging(job), _ranges(job))
+            )
 
 
 def _staging_exists(job: ImportJob) -> bool:
@@ -71,7 +75,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
     ]
     names = [name for name, _ in columns]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
+        cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(staging, _ranges(job)))
         cursor.execute(
             sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
                 staging,
@@ -152,12 +156,95 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
     job.resume_after = ""
 
 
+def _ranges(job: ImportJob) -> sql.Identifier:
+    return sql.Identifier(f"imports_ranges_{job.pk}")
+
+
+def _plan_ranges(job: ImportJob, cursor) -> None:
+    """Cut the sorted identities into ranges of about a batch each (an identity is never
+    cut), kept with the staging table; a range is marked done in the transaction that
+    merges it, so a resumed run merges only what is left, in any order."""
+    cursor.execute(
+        sql.SQL(
+            'CREATE UNLOGGED TABLE IF NOT EXISTS {} (after text COLLATE "C" PRIMARY KEY,'
+            ' upper text COLLATE "C", done boolean NOT NULL DEFAULT false)'
+        ).format(_ranges(job))
+    )
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {r} (after, upper)"
+            " SELECT coalesce(lag(upper) OVER (ORDER BY upper NULLS LAST), ''), upper FROM ("
+            " SELECT DISTINCT ident AS upper FROM ("
+            " SELECT ident, row_number() OVER (ORDER BY ident) AS n FROM {s}) numbered"
+            " WHERE n %% %(size)s = 0 UNION ALL SELECT NULL) bounds"
+            " ON CONFLICT DO NOTHING"
+        ).format(r=_ranges(job), s=_staging(job)),
+        {"size": batch_rows()},
+    )
+    if job.resume_after:  # a merge a run before ranges was half way through
+        cursor.execute(
+            sql.SQL("UPDATE {} SET done = true WHERE upper <= %s").format(_ranges(job)),
+            [job.resume_after],
+        )
+
+
+def merge_workers() -> int:
+    """Merges of disjoint identity ranges run side by side, each on its own connection:
+    PostgreSQL spends most of an import writing rows and indexes, on one core per
+    connection. Within the caller's transaction (tests) there is one connection only."""
+    if connection.in_atomic_block:
+        return 1
+    return settings.HANDOFF_IMPORT_MERGE_WORKERS
+
+
 def _merge_from_staging(job: ImportJob, token: str) -> None:
-    staging = _staging(job)
     job.refresh_from_db()
-    after = job.resume_after
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NULL", [f"imports_ranges_{job.pk}"])
+        if cursor.fetchone()[0]:
+            _plan_ranges(job, cursor)
+        cursor.execute(
+            sql.SQL("SELECT after, upper FROM {} WHERE NOT done ORDER BY after").format(
+                _ranges(job)
+            )
+        )
+        pending = cursor.fetchall()
+    workers = min(merge_workers(), len(pending))
+    if workers <= 1:
+        for after, upper in pending:
+            _merge_range(job, token, after, upper)
+        return
+    queue = iter(pending)
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not failures:
+                with lock:
+                    taken = next(queue, None)
+                if taken is None:
+                    return
+                _merge_range(job, token, *taken)
+        except BaseException as exc:  # handed to the calling thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=work, name=f"import-{job.pk}-merge-{n}") for n in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _merge_range(job: ImportJob, token: str, after: str, upper: str | None) -> None:
+    staging = _staging(job)
     fields = mapped_fields(job)
-    size = batch_rows()
     batch_table = f"imports_batch_{job.pk}"
     batch = sql.Identifier(batch_table)
 
@@ -187,104 +274,93 @@ def _merge_from_staging(job: ImportJob, token: str) -> None:
     group_set = sql.SQL(", ").join(
         sql.SQL("{c} = g.{c}").format(c=sql.Identifier(c)) for c in ["line", "rows", *value_columns]
     )
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql.SQL(
-                    "SELECT ident FROM {} WHERE ident > %s ORDER BY ident OFFSET %s LIMIT 1"
-                ).format(staging),
-                [after, size - 1],
-            )
-            found = cursor.fetchone()
-        upper = found[0] if found else None
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(batch))
-            cursor.execute(
-                sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
-                    batch,
-                    sql.SQL(", ").join(
-                        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
-                        for n, t in BATCH_COLUMNS
-                    ),
-                )
-            )
-            # Most identities appear once: take each one's furthest-stage, latest row as it
-            # is (one sorted pass), then merge only the identities that repeat.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            keys_checked_setwise(cursor, job.campaign_id)
-            # Look leads up by index, in identity order: the planner would otherwise hash
-            # the whole (growing) leads table for every batch.
-            cursor.execute(NESTED_LOOPS_ONLY)
-            bound = sql.SQL(" AND ident <= %(upper)s") if upper is not None else sql.SQL("")
-            where = sql.SQL("ident > %(after)s{bound}").format(bound=bound)
-            cursor.execute(
-                sql.SQL(
-                    "INSERT INTO {b} ({names}, lead_id, old_stage)"
-                    " SELECT f.*, coalesce(le.id, lx.id),"
-                    " CASE WHEN le.id IS NOT NULL THEN le.stage ELSE lx.stage END"
-                    " FROM (SELECT DISTINCT ON (ident) {select} FROM {s}"
-                    " WHERE {where} ORDER BY ident, rank DESC, line DESC) f"
-                    " LEFT JOIN {lead} le ON le.email = f.email"
-                    " LEFT JOIN {lead} lx ON le.id IS NULL AND lx.external_id = f.external_id"
-                ).format(
-                    b=batch,
-                    names=insert_names,
-                    select=first_select,
-                    s=staging,
-                    where=where,
-                    lead=sql.Identifier(Lead._meta.db_table),
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(batch))
+        cursor.execute(
+            sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
+                batch,
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in BATCH_COLUMNS
                 ),
-                {"after": after, "upper": upper},
             )
-            cursor.execute(ANY_JOIN)
-            cursor.execute(
-                sql.SQL(
-                    "WITH g AS (SELECT {select} FROM {s} WHERE {where} AND ident IN ("
-                    " SELECT ident FROM {s} WHERE {where} GROUP BY ident HAVING count(*) > 1)"
-                    " GROUP BY ident)"
-                    " UPDATE {b} SET {set} FROM g WHERE {b}.ident = g.ident"
-                ).format(b=batch, select=group_select, s=staging, where=where, set=group_set),
-                {"after": after, "upper": upper},
+        )
+        # Most identities appear once: take each one's furthest-stage, latest row as it
+        # is (one sorted pass), then merge only the identities that repeat.
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        keys_checked_setwise(cursor, job.campaign_id)
+        # Look leads up by index, in identity order: the planner would otherwise hash
+        # the whole (growing) leads table for every batch.
+        cursor.execute(NESTED_LOOPS_ONLY)
+        bound = sql.SQL(" AND ident <= %(upper)s") if upper is not None else sql.SQL("")
+        where = sql.SQL("ident > %(after)s{bound}").format(bound=bound)
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {b} ({names}, lead_id, old_stage)"
+                " SELECT f.*, coalesce(le.id, lx.id),"
+                " CASE WHEN le.id IS NOT NULL THEN le.stage ELSE lx.stage END"
+                " FROM (SELECT DISTINCT ON (ident) {select} FROM {s}"
+                " WHERE {where} ORDER BY ident, rank DESC, line DESC) f"
+                " LEFT JOIN {lead} le ON le.email = f.email"
+                " LEFT JOIN {lead} lx ON le.id IS NULL AND lx.external_id = f.external_id"
+            ).format(
+                b=batch,
+                names=insert_names,
+                select=first_select,
+                s=staging,
+                where=where,
+                lead=sql.Identifier(Lead._meta.db_table),
+            ),
+            {"after": after, "upper": upper},
+        )
+        cursor.execute(ANY_JOIN)
+        cursor.execute(
+            sql.SQL(
+                "WITH g AS (SELECT {select} FROM {s} WHERE {where} AND ident IN ("
+                " SELECT ident FROM {s} WHERE {where} GROUP BY ident HAVING count(*) > 1)"
+                " GROUP BY ident)"
+                " UPDATE {b} SET {set} FROM g WHERE {b}.ident = g.ident"
+            ).format(b=batch, select=group_select, s=staging, where=where, set=group_set),
+            {"after": after, "upper": upper},
+        )
+        cursor.execute(sql.SQL("SELECT coalesce(sum(rows), 0), count(*) FROM {}").format(batch))
+        rows, identities = cursor.fetchone()
+        counts = leads_import_merge(
+            table=batch_table,
+            fields=fields,
+            on_duplicate=job.on_duplicate,
+            system_actor=job.system_actor,
+            campaign_id=job.campaign_id,
+            now=job.started_at,
+            resolved=True,
+        )
+        if job.campaign_id:
+            _memberships_postgresql(cursor, batch_table, job, touch=counts.updated > 0)
+        cursor.execute(sql.SQL("SELECT line FROM {} WHERE lost ORDER BY line").format(batch))
+        lost = [
+            ImportRowError(
+                job=job,
+                line=line,
+                column="",
+                message="Its e-mail or external id belongs to another lead of this file.",
             )
-            cursor.execute(sql.SQL("SELECT coalesce(sum(rows), 0), count(*) FROM {}").format(batch))
-            rows, identities = cursor.fetchone()
-            counts = leads_import_merge(
-                table=batch_table,
-                fields=fields,
-                on_duplicate=job.on_duplicate,
-                system_actor=job.system_actor,
-                campaign_id=job.campaign_id,
-                now=job.started_at,
-                resolved=True,
-            )
-            if job.campaign_id:
-                _memberships_postgresql(cursor, batch_table, job, touch=counts.updated > 0)
-            cursor.execute(sql.SQL("SELECT line FROM {} WHERE lost ORDER BY line").format(batch))
-            lost = [
-                ImportRowError(
-                    job=job,
-                    line=line,
-                    column="",
-                    message="Its e-mail or external id belongs to another lead of this file.",
-                )
-                for (line,) in cursor.fetchall()
-            ]
-            ImportRowError.objects.bulk_create(lost)
-            merged = rows - identities
-            progress(
-                job,
-                token,
-                processed=F("processed") + rows,
-                created=F("created") + counts.created,
-                updated=F("updated") + counts.updated,
-                skipped=F("skipped") + counts.unchanged + merged,
-                merged=F("merged") + merged,
-                failed=F("failed") + len(lost),
-                resume_after=upper or "",
-            )
-        if upper is None:
-            break
-        after = upper
+            for (line,) in cursor.fetchall()
+        ]
+        ImportRowError.objects.bulk_create(lost)
+        merged = rows - identities
+        cursor.execute(
+            sql.SQL("UPDATE {} SET done = true WHERE after = %s").format(_ranges(job)), [after]
+        )
+        # Last: the job's row stays locked until the commit, and other ranges wait for it.
+        progress(
+            job,
+            token,
+            processed=F("processed") + rows,
+            created=F("created") + counts.created,
+            updated=F("updated") + counts.updated,
+            skipped=F("skipped") + counts.unchanged + merged,
+            merged=F("merged") + merged,
+            failed=F("failed") + len(lost),
+        )
 
 
 def keys_checked_setwise(cursor, campaign_id: int | None) -> bool:
