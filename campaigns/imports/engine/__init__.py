@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ..models import ImportJob
-from .jobs import LeaseLost, batch_rows, claim, cleaner_for, mapped_fields, progress
+from .jobs import LeaseLost, batch_rows, claim, cleaner_for, mapped_fields, progress, timed
 from .orm import run_orm
 from .postgresql import drop_staging, run_postgresql
 
@@ -34,7 +34,8 @@ def run(job: ImportJob, token: str) -> ImportJob:
     if connection.vendor == "postgresql":
         run_postgresql(job, token)
     else:
-        run_orm(job, token)
+        with timed(job, "batches"):
+            run_orm(job, token)
     progress(
         job,
         token,
@@ -44,5 +45,7 @@ def run(job: ImportJob, token: str) -> ImportJob:
         failure="",
     )
     Path(job.file_path).unlink(missing_ok=True)
+    seconds = getattr(job, "seconds", {})
     job.refresh_from_db()
+    job.seconds = seconds
     return job

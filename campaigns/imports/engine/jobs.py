@@ -1,5 +1,7 @@
 """What both paths share: claiming a job, its lease and progress, the row cleaner."""
 
+import contextlib
+import time
 import uuid
 
 from django.conf import settings
@@ -65,3 +67,17 @@ def row_error(job: ImportJob, row: CleanRow, cells: list[str]) -> ImportRowError
         message=" ".join(message for _, message in row.errors),
         cells=cells,
     )
+
+
+@contextlib.contextmanager
+def timed(job: ImportJob, phase: str):
+    """Wall seconds per phase of this run, kept on the instance (`job.seconds`) for the
+    command and the benchmark: where an import spends its time."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = getattr(job, "seconds", None)
+        if seconds is None:
+            seconds = job.seconds = {}
+        seconds[phase] = round(seconds.get(phase, 0) + time.perf_counter() - start, 2)

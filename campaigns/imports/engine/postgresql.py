@@ -22,7 +22,7 @@ from leads.models import Lead
 from .. import csvfile
 from ..models import ImportJob, ImportRowError
 from ..rows import staging_writer
-from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error
+from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error, timed
 
 STAGING_FIELDS = ("email", "external_id", *TEXT_FIELDS, "company_size", "do_not_email")
 
@@ -55,8 +55,10 @@ def run_postgresql(job: ImportJob, token: str) -> None:
         # is idempotent, so batches already merged change nothing).
         job.phase = ImportJob.Phase.READ
     if job.phase == ImportJob.Phase.READ:
-        _read_into_staging(job, token)
-    _merge_from_staging(job, token)
+        with timed(job, "read"):
+            _read_into_staging(job, token)
+    with timed(job, "merge"):
+        _merge_from_staging(job, token)
     drop_staging(job)
 
 
