@@ -82,8 +82,14 @@ class CampaignMembership(models.Model):
         MANUAL = "manual", "Manual"
         DEMO = "demo", "Demo data"
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="memberships")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="memberships")
+    # Both keys are indexed by the unique constraint and the indexes below (lead first,
+    # campaign first): no separate FK indexes, written for each imported lead for nothing.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     joined_at = models.DateTimeField(default=timezone.now)
     how = models.CharField(max_length=10, choices=How.choices, default=How.MANUAL)
     touched_at = models.DateTimeField(default=timezone.now)

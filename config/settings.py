@@ -284,6 +284,8 @@ HANDOFF_IMPORT_MAX_CELL = env_int("HANDOFF_IMPORT_MAX_CELL", 65_536, minimum=1)
 HANDOFF_IMPORT_DIR = env_str("HANDOFF_IMPORT_DIR", str(VAR_DIR / "imports"))
 # Rows per committed batch: a killed worker loses at most one batch, then resumes.
 HANDOFF_IMPORT_BATCH_ROWS = env_int("HANDOFF_IMPORT_BATCH_ROWS", 50_000, minimum=1)
+# PostgreSQL: batches of one import merged side by side, each on its own connection.
+HANDOFF_IMPORT_MERGE_WORKERS = env_int("HANDOFF_IMPORT_MERGE_WORKERS", 2, minimum=1)
 # A running import not heard of for this long is taken as dead and queued again.
 HANDOFF_IMPORT_STALL_SECONDS = env_int("HANDOFF_IMPORT_STALL_SECONDS", 300, minimum=10)
 

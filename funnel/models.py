@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from leads.models import Lead
@@ -46,7 +47,11 @@ class TransitionQuerySet(models.QuerySet):
 class Transition(models.Model):
     """One move of one lead: the append-only log that is the source of truth for history."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="transitions")
+    # Indexed by transition_lead_at; actor and reason (NULL on most rows, every imported one
+    # included) by partial indexes: every index is written for each of an import's log rows.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.PROTECT, related_name="transitions", db_index=False
+    )
     from_stage = models.CharField(max_length=16, choices=Stage.choices, blank=True, default="")
     to_stage = models.CharField(max_length=16, choices=Stage.choices)
     verb = models.CharField(max_length=32)
@@ -56,13 +61,19 @@ class Transition(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     system_actor = models.CharField(
         max_length=150, blank=True, default="", help_text="The rule or job, when no person acted."
     )
     at = models.DateTimeField(default=timezone.now)
     reason = models.ForeignKey(
-        ReasonCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ReasonCode,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     note = models.TextField(blank=True, default="")
     campaign = models.ForeignKey(
@@ -78,6 +89,12 @@ class Transition(models.Model):
             models.Index(fields=["lead", "at"], name="transition_lead_at"),
             models.Index(fields=["to_stage", "at"], name="transition_to_at"),
             models.Index(fields=["at"], name="transition_at"),
+            models.Index(
+                fields=["actor"], condition=Q(actor__isnull=False), name="transition_actor"
+            ),
+            models.Index(
+                fields=["reason"], condition=Q(reason__isnull=False), name="transition_reason"
+            ),
         ]
 
     def __str__(self) -> str:

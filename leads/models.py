@@ -31,6 +31,7 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
+        db_index=False,  # lead_owner below: one index, not two written per lead
     )
     do_not_email = models.BooleanField(default=False)
     attributes = models.JSONField(default=dict, blank=True)

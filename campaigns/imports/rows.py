@@ -1,6 +1,7 @@
 """One data row of a file, cleaned into lead values, or the reasons it cannot be imported."""
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 
@@ -207,3 +208,172 @@ class RowCleaner:
         if not errors and not values.get("email") and not values.get("external_id"):
             errors.append((self.identity_column, "A lead needs an e-mail or an external id."))
         return CleanRow(line, values, stage, stage_at, errors)
+
+
+class _Slow(Exception):
+    """The fast path cannot take this row as it is: the full `clean` decides."""
+
+
+def staging_writer(cleaner: RowCleaner, *, fields: tuple[str, ...], rank: dict[str, int]):
+    """A function (line, cells) -> the staging tuple (line, ident, *fields, attributes as
+    JSON, stage, rank, stage_at), or None when the row needs `cleaner.clean` (a problem, a
+    ragged row, an e-mail only Django's validator accepts...).
+
+    A million rows pass here: one small closure per mapped column, chosen once, and one list
+    per row instead of a dict, a dataclass and their lookups. It takes exactly what `clean`
+    takes and gives the same values; whatever it is not sure about goes to `clean`, so the
+    messages and line numbers of failed rows are `clean`'s own."""
+    max_cell = cleaner.max_cell
+    width = cleaner.width
+    slot_of = {name: index for index, name in enumerate(fields)}
+    stage_values = cleaner.stage_values
+    dayfirst = cleaner.dayfirst
+    stages: dict[str, str] = {}
+
+    def checked(raw: str) -> str | None:
+        if len(raw) > max_cell:
+            raise _Slow
+        value = raw.strip()
+        if not value or value.lower() in PLACEHOLDERS:
+            return None
+        return value
+
+    def email(raw: str):
+        value = checked(raw)
+        if value is None:
+            return None
+        email = value.lower()
+        if len(email) > 254 or not _EMAIL_SHAPE.match(email):
+            raise _Slow
+        return email
+
+    def stage(raw: str):
+        value = checked(raw)
+        if value is None:
+            return None
+        found = stages.get(value)
+        if found is None:
+            key = normalise_header(value)
+            found = stage_values.get(key) or STAGE_SYNONYMS.get(key)
+            if not found:
+                raise _Slow
+            found = stages[value] = str(found)
+        return found
+
+    def stage_at(raw: str):
+        value = checked(raw)
+        if value is None:
+            return None
+        try:
+            return parse_when(value, dayfirst)
+        except ValueError:
+            raise _Slow from None
+
+    def company_size(raw: str):
+        value = checked(raw)
+        if value is None:
+            return None
+        try:
+            size = int(value.replace(",", "").replace(" ", ""))
+        except ValueError:
+            raise _Slow from None
+        if size < 0:
+            raise _Slow
+        return size
+
+    def do_not_email(raw: str):
+        value = checked(raw)
+        if value is None:
+            return None
+        lowered = value.lower()
+        if lowered in TRUE_VALUES:
+            return True
+        if lowered in FALSE_VALUES:
+            return False
+        raise _Slow
+
+    def attribute(raw: str):
+        if len(raw) > max_cell:
+            raise _Slow
+        return raw.strip() or None
+
+    STAGE, STAGE_AT, ATTRS = -1, -2, -3
+    special = {
+        "email": email,
+        "company_size": company_size,
+        "do_not_email": do_not_email,
+        "stage": stage,
+        "stage_at": stage_at,
+    }
+    # (cell index, where the value goes, how it is read (a text field: its length limit,
+    # read inline), the column's name)
+    plan: list[tuple] = []
+    for index, column, target, limit in cleaner.plan:
+        if target == ATTRIBUTE:
+            plan.append((index, ATTRS, attribute, column))
+        elif target == "stage":
+            plan.append((index, STAGE, stage, column))
+        elif target == "stage_at":
+            plan.append((index, STAGE_AT, stage_at, column))
+        elif target in special:
+            plan.append((index, slot_of[target], special[target], column))
+        elif limit:
+            plan.append((index, slot_of[target], limit, column))
+        else:
+            return lambda line, cells: None  # a target only `clean` knows
+    email_slot = slot_of["email"]
+    external_slot = slot_of["external_id"]
+    count = len(fields)
+    default_stage = cleaner.default_stage
+
+    def write(line: int, cells: list[str]):
+        if len(cells) != width:
+            return None
+        out = [None] * count
+        attributes = None
+        row_stage, row_stage_at = default_stage, None
+        try:
+            for index, slot, read, column in plan:
+                raw = cells[index]
+                if not raw:
+                    continue
+                if read.__class__ is int:  # a text field, the common case
+                    value = raw.strip()
+                    if not value or (len(value) <= 6 and value.lower() in PLACEHOLDERS):
+                        continue
+                    if len(value) > read:
+                        return None
+                    out[slot] = value
+                    continue
+                value = read(raw)
+                if value is None:
+                    continue
+                if slot >= 0:
+                    out[slot] = value
+                elif slot == STAGE:
+                    row_stage = value
+                elif slot == STAGE_AT:
+                    row_stage_at = value
+                else:
+                    if attributes is None:
+                        attributes = {}
+                    attributes[column] = value
+        except _Slow:
+            return None
+        if out[email_slot]:
+            ident = "e:" + out[email_slot]
+        elif out[external_slot]:
+            ident = "x:" + out[external_slot]
+        else:
+            return None
+        return (
+            line,
+            ident,
+            *out,
+            json.dumps(attributes) if attributes else None,
+            row_stage,
+            rank[row_stage],
+            row_stage_at,
+        )
+
+    return write

@@ -58,7 +58,9 @@ def test_a_killed_worker_leaves_the_job_resumable_and_nothing_is_created_twice(
     worker, marketer, api
 ):
     existing = lead_create(system_actor="test", fields={"email": "lead0150@example.com"})
-    first = worker(HANDOFF_IMPORT_BATCH_ROWS=50)
+    # One merge at a time, so that where it stops is known; the resumed run merges two ranges
+    # at a time (the default).
+    first = worker(HANDOFF_IMPORT_BATCH_ROWS=50, HANDOFF_IMPORT_MERGE_WORKERS=1)
     # Another connection holds the row of a lead in the fourth batch: the worker commits
     # three batches, then waits for the lock in the middle of the fourth, and dies there.
     holder = psycopg.connect(database_url(connection.settings_dict))

@@ -4,6 +4,7 @@ The same code path as the upload pages and the API: the file is stored and inspe
 job recorded, then run here in-process (or queued for a worker with --queue)."""
 
 import json
+import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -65,6 +66,7 @@ class Command(BaseCommand):
             if options["stage_values"]
             else None
         )
+        started = time.perf_counter()
         try:
             with path.open("rb") as upload:
                 job = import_job_create(
@@ -84,6 +86,7 @@ class Command(BaseCommand):
         if options["queue"]:
             self.stdout.write(f"import {job.pk} queued: {job.total} rows")
             return
+        uploaded = time.perf_counter() - started
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
         job = import_job_run(job_id=job.pk) or ImportJob.objects.get(pk=job.pk)
         self.stdout.write(
@@ -91,6 +94,10 @@ class Command(BaseCommand):
             f"{job.updated} updated, {job.skipped} skipped ({job.merged} merged duplicates), "
             f"{job.failed} failed"
         )
+        if options["verbosity"] > 1 and getattr(job, "seconds", None):
+            seconds = {"upload": uploaded, **job.seconds}  # upload: stored and inspected
+            phases = ", ".join(f"{phase} {value:.2f}s" for phase, value in seconds.items())
+            self.stdout.write(f"phases: {phases}")
         for error in job.row_errors.all()[:20]:
             column = f" [{error.column}]" if error.column else ""
             self.stdout.write(f"  line {error.line}{column}: {error.message}")

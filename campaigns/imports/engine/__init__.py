@@ -1,0 +1,51 @@
+"""Running an import: the file streamed from disk, rows cleaned, leads written in batches.
+
+PostgreSQL (`postgresql`): the clean rows are COPYed into an unlogged staging table (one
+per job), then merged in sorted identity ranges, one transaction per range, by
+`funnel.imports.leads_import_merge`. Other databases (`orm`): batches through the ORM.
+
+Every batch commits with the job's progress and its resume point, under the job's lease
+(`runner`): a worker killed in the middle loses at most the batch it was writing, and the
+run that takes the job over goes on from the last committed batch.
+"""
+
+from pathlib import Path
+
+from django.db import connection
+from django.utils import timezone
+
+from ..models import ImportJob
+from .jobs import LeaseLost, batch_rows, claim, cleaner_for, mapped_fields, progress, timed
+from .orm import run_orm
+from .postgresql import drop_staging, run_postgresql
+
+__all__ = [
+    "LeaseLost",
+    "batch_rows",
+    "claim",
+    "cleaner_for",
+    "drop_staging",
+    "mapped_fields",
+    "run",
+]
+
+
+def run(job: ImportJob, token: str) -> ImportJob:
+    if connection.vendor == "postgresql":
+        run_postgresql(job, token)
+    else:
+        with timed(job, "batches"):
+            run_orm(job, token)
+    progress(
+        job,
+        token,
+        status=ImportJob.Status.DONE,
+        finished_at=timezone.now(),
+        runner="",
+        failure="",
+    )
+    Path(job.file_path).unlink(missing_ok=True)
+    seconds = getattr(job, "seconds", {})
+    job.refresh_from_db()
+    job.seconds = seconds
+    return job

@@ -1,0 +1,136 @@
+"""The plain batched path, for SQLite and any other database: the ORM, batch by batch."""
+
+from itertools import islice
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import F
+
+from campaigns.models import CampaignMembership
+from funnel.imports import IMPORT_RANK, IMPORT_VERB, ImportRecord, leads_import_records
+from funnel.models import Transition
+
+from .. import csvfile
+from ..models import ImportJob, ImportRowError
+from ..rows import CleanRow
+from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error
+
+
+def _merge_rows(rows: list[CleanRow]) -> list[ImportRecord]:
+    """One record per identity: later non-blank values win, the latest stage stays."""
+    by_ident: dict[str, ImportRecord] = {}
+    for row in rows:
+        ident = row.ident
+        record = by_ident.get(ident)
+        if record is None:
+            by_ident[ident] = ImportRecord(
+                ident=ident,
+                line=row.line,
+                rows=1,
+                values=dict(row.values),
+                stage=row.stage,
+                stage_at=row.stage_at,
+            )
+            continue
+        record.rows += 1
+        attributes = {**record.values.get("attributes", {}), **row.values.get("attributes", {})}
+        record.values.update(row.values)
+        if attributes:
+            record.values["attributes"] = attributes
+        if IMPORT_RANK[row.stage] >= IMPORT_RANK[record.stage]:
+            record.stage, record.stage_at = row.stage, row.stage_at
+    return sorted(by_ident.values(), key=lambda record: record.ident)
+
+
+def run_orm(job: ImportJob, token: str) -> None:
+    job.refresh_from_db()
+    done = int(job.resume_after or 0)
+    if not done:
+        with transaction.atomic():
+            ImportRowError.objects.filter(job=job).delete()
+            progress(
+                job, token, read=0, processed=0, created=0, updated=0, skipped=0, merged=0, failed=0
+            )
+    cleaner = cleaner_for(job)
+    fields = mapped_fields(job)
+    records = csvfile.data_records(Path(job.file_path), job.encoding, job.delimiter, skip=done)
+    size = batch_rows()
+    while True:
+        chunk = list(islice(records, size))
+        if not chunk:
+            break
+        with transaction.atomic():
+            good: list[CleanRow] = []
+            errors: list[ImportRowError] = []
+            for line, cells in chunk:
+                row = cleaner.clean(line, cells)
+                if row.errors:
+                    errors.append(row_error(job, row, cells))
+                else:
+                    good.append(row)
+            merged_records = _merge_rows(good)
+            counts = leads_import_records(
+                records=merged_records,
+                fields=fields,
+                on_duplicate=job.on_duplicate,
+                system_actor=job.system_actor,
+                campaign_id=job.campaign_id,
+                now=job.started_at,
+            )
+            # A lead this file created in an earlier batch: its rows here merge into it.
+            earlier = set(
+                Transition.objects.filter(
+                    lead_id__in=[r.lead_id for r in merged_records if not r.created],
+                    from_stage="",
+                    verb=IMPORT_VERB,
+                    system_actor=job.system_actor,
+                ).values_list("lead_id", flat=True)
+            )
+            again = [r for r in merged_records if r.lead_id in earlier and not r.created]
+            updated = counts.updated - sum(1 for r in again if r.changed)
+            unchanged = counts.unchanged - sum(1 for r in again if not r.changed)
+            merged = len(good) - len(merged_records) + len(again)
+            if job.campaign_id:
+                _memberships_orm(job, merged_records)
+            ImportRowError.objects.bulk_create(errors, batch_size=1000)
+            done += len(chunk)
+            progress(
+                job,
+                token,
+                read=F("read") + len(chunk),
+                processed=F("processed") + len(chunk),
+                created=F("created") + counts.created,
+                updated=F("updated") + updated,
+                skipped=F("skipped") + unchanged + merged,
+                merged=F("merged") + merged,
+                failed=F("failed") + len(errors),
+                resume_after=str(done),
+            )
+
+
+def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
+    ids = {r.lead_id for r in records if r.lead_id}
+    members = set(
+        CampaignMembership.objects.filter(campaign_id=job.campaign_id, lead_id__in=ids).values_list(
+            "lead_id", flat=True
+        )
+    )
+    at = job.started_at
+    CampaignMembership.objects.bulk_create(
+        [
+            CampaignMembership(
+                lead_id=lead_id,
+                campaign_id=job.campaign_id,
+                joined_at=at,
+                touched_at=at,
+                how=CampaignMembership.How.IMPORT,
+            )
+            for lead_id in sorted(ids - members)
+        ],
+        ignore_conflicts=True,
+    )
+    touched = {r.lead_id for r in records if r.changed and not r.created} & members
+    if touched:
+        CampaignMembership.objects.filter(
+            campaign_id=job.campaign_id, lead_id__in=touched, touched_at__lt=at
+        ).update(touched_at=at, touches=F("touches") + 1)
