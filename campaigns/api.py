@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import HasRole, error_body
+from config.schema import ErrorSerializer
 from leads.roles import MANAGER, MARKETER
 
 from .capture import (
@@ -28,7 +29,6 @@ from .serializers import (
     CampaignSerializer,
     CaptureRequestSerializer,
     CaptureResponseSerializer,
-    ErrorSerializer,
 )
 from .services import CAMPAIGN_FIELDS, RESERVED_SLUGS, campaign_create
 
