@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 
 from .env import env_bool, env_int, env_list, env_required, env_str
+from .security import frame_ancestors_check
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("HANDOFF_VAR_DIR") or BASE_DIR / "var")
@@ -143,6 +144,11 @@ HANDOFF_CSP = env_str("HANDOFF_CSP") or (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'self'; object-src 'none'"
+)
+# Sites that may frame the public landing pages (/f/<slug>/), space- or comma-separated
+# origins; empty (the default): no page may be framed.
+HANDOFF_FRAME_ANCESTORS = frame_ancestors_check(
+    env_str("HANDOFF_FRAME_ANCESTORS", "").replace(",", " ").split()
 )
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
