@@ -6,7 +6,7 @@ at the Django request, so without this view a locked-out client would get a bare
 """
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
@@ -14,9 +14,21 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from .lockout import lockout_response
+from .schema import error
+
+
+class AuthTokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
 
 
 class ObtainAuthTokenThrottled(ObtainAuthToken):
+    @extend_schema(
+        responses={
+            200: AuthTokenResponseSerializer,
+            400: error("Wrong username or password, or a field missing."),
+            429: error("Too many failed logins for this username from this address."),
+        }
+    )
     def post(self, request, *args, **kwargs):
         try:
             return super().post(request, *args, **kwargs)

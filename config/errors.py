@@ -2,6 +2,7 @@
 
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
 
 def _wants_json(request) -> bool:
@@ -10,6 +11,14 @@ def _wants_json(request) -> bool:
 
 def _json(detail: str, code: str, status: int) -> JsonResponse:
     return JsonResponse({"detail": detail, "code": code}, status=status)
+
+
+def bad_request(request, exception=None):
+    # Django refuses some requests before any view (too many form fields, a malformed
+    # multipart body, a suspicious header): the API still answers in its own shape.
+    if _wants_json(request):
+        return _json("The request could not be read.", "bad_request", 400)
+    return defaults.bad_request(request, exception)
 
 
 def not_found(request, exception=None):
