@@ -12,7 +12,7 @@ so operations get past the 404 and reach their real work. Destructive operations
 isolated: DELETE /api/leads/{id}/ (GDPR erasure) is aimed at a pool of victim leads no other
 operation uses, and DELETE /api/auth/token/ has the persona's token put back right after.
 
-HANDOFF_FUZZ_EXAMPLES (default 5) is the examples per operation, role and mode; set it higher
+HANDOFF_FUZZ_EXAMPLES (default 4) is the examples per operation, role and mode; set it higher
 to fuzz deeper locally, with HANDOFF_FUZZ_RANDOM=1 for new examples on every run (CI runs the
 same derandomised examples every time).
 """
@@ -38,7 +38,7 @@ from campaigns.models import Campaign
 from campaigns.nurture.models import Programme
 
 PERSONAS = ("anonymous", "marketer", "rep", "rep2", "manager", "admin")
-EXAMPLES = int(os.environ.get("HANDOFF_FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("HANDOFF_FUZZ_EXAMPLES", "4"))
 ONLY = os.environ.get("HANDOFF_FUZZ_ONLY", "")
 DERANDOMIZE = os.environ.get("HANDOFF_FUZZ_RANDOM", "") not in ("1", "true", "yes")
 CHECKS = [
