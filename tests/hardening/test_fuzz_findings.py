@@ -87,3 +87,11 @@ def test_a_company_size_past_the_column_and_a_nul_cell_are_row_errors():
     row = cleaner.clean(2, ["ann@example.com", "2200000000", "Ber\x00lin"])
     assert [column for column, _ in row.errors] == ["Company size", "City"]
     assert cleaner.clean(3, ["ann@example.com", "2147483647", "Berlin"]).errors == []
+
+
+def test_a_username_longer_than_any_user_s_is_a_400_at_the_token_endpoint(db):
+    response = APIClient().post(
+        "/api/auth/token/", {"username": "u" * 300, "password": "whatever"}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
