@@ -8,7 +8,7 @@ export PORT
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lint format migrate demo bench check-deploy backup restore clean
+.PHONY: help install run test lint format migrate demo bench check-deploy audit backup restore clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench: install ## Benchmarks as ratios to in-process baselines (PostgreSQL via D
 check-deploy: install ## Django's deployment checklist under production settings
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=')} \
 	ALLOWED_HOSTS=handoff.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+audit: install ## pip-audit the installed dependencies; fails on a known vulnerability
+	$(PY) bin/audit.py
 
 backup: ## pg_dump the DATABASE_URL database to var/backups/ (FILE=path to choose)
 	bin/backup.sh backup $(FILE)

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import HasRole, error_body
+from config.schema import ErrorSerializer, error
 from leads.roles import MANAGER, MARKETER
 
 from .capture import (
@@ -28,7 +29,6 @@ from .serializers import (
     CampaignSerializer,
     CaptureRequestSerializer,
     CaptureResponseSerializer,
-    ErrorSerializer,
 )
 from .services import CAMPAIGN_FIELDS, RESERVED_SLUGS, campaign_create
 
@@ -43,6 +43,12 @@ class CampaignListCreate(generics.ListCreateAPIView):
         .order_by("name")
     )
     filterset_fields = ("channel",)
+
+    @extend_schema(
+        responses={201: CampaignSerializer, 409: error("A campaign with this slug exists.")}
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

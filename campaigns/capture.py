@@ -169,6 +169,8 @@ def attribution_from(*sources) -> dict:
     for name in ATTRIBUTION:
         for source in expanded:
             value = source.get(name)
+            # PostgreSQL text cannot hold NUL; a tracking value is no worse without it.
+            value = value.replace("\x00", "") if isinstance(value, str) else value
             if isinstance(value, str) and value.strip():
                 length = CaptureSubmission._meta.get_field(name).max_length
                 found[name] = value.strip()[:length]
@@ -224,7 +226,7 @@ def capture_submit(
             fields=fields,
             via=via,
             attribution=attribution or {},
-            referrer=referrer,
+            referrer=referrer.replace("\x00", ""),  # PostgreSQL text cannot hold NUL
             at=at or timezone.now(),
         )
     except (ValidationError, DuplicateLead) as exc:

@@ -83,8 +83,3 @@ class CaptureResponseSerializer(serializers.Serializer):
     stage_before = serializers.CharField()
     stage = serializers.CharField()
     submission = serializers.IntegerField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.security import frameable
 from funnel.selectors import funnel_snapshot, snapshot_rows
 
 from . import services
@@ -353,6 +354,7 @@ def _landing_post(request, campaign):
 
 # The CSRF check runs inside, after the size check: reading an oversized body to find the
 # CSRF token would fail before the page could say why it refused.
+@frameable
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def landing(request, slug):
@@ -377,6 +379,7 @@ def landing(request, slug):
     return _landing_post(request, campaign)
 
 
+@frameable
 def landing_thanks(request, slug):
     campaign = Campaign.objects.filter(slug=slug, capture_published=True).first()
     if campaign is None:

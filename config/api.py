@@ -4,6 +4,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, permissions, status
 from rest_framework.pagination import PageNumberPagination
@@ -76,6 +77,13 @@ def exception_handler(exc, context):
         return Response(
             error_body(str(exc), "duplicate", existing_id=exc.existing.pk, field=exc.field),
             status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DataError) and "NUL" in str(exc):
+        # PostgreSQL text cannot hold NUL: a value that reached a query unchecked (a slug
+        # looked up, a filter) is the client's bad input, not our failure.
+        return Response(
+            error_body("Text cannot contain NUL (0x00) characters.", "invalid"),
+            status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(

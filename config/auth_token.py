@@ -5,18 +5,44 @@ DRF hands authenticate() its own Request, on which axes marks the lockout; the m
 at the Django request, so without this view a locked-out client would get a bare 400.
 """
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from .lockout import lockout_response
+from .schema import error
+
+
+class AuthTokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class TokenRequestSerializer(AuthTokenSerializer):
+    # A username longer than any user's would reach axes' failed-login record (255
+    # characters) and fail there: refuse it as the form on the login page does.
+    username = serializers.CharField(
+        label="Username",
+        write_only=True,
+        max_length=get_user_model()._meta.get_field("username").max_length,
+    )
 
 
 class ObtainAuthTokenThrottled(ObtainAuthToken):
+    serializer_class = TokenRequestSerializer
+
+    @extend_schema(
+        responses={
+            200: AuthTokenResponseSerializer,
+            400: error("Wrong username or password, or a field missing."),
+            429: error("Too many failed logins for this username from this address."),
+        }
+    )
     def post(self, request, *args, **kwargs):
         try:
             return super().post(request, *args, **kwargs)

@@ -7,6 +7,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.views import defaults
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,14 @@ def _wants_json(request) -> bool:
 
 def _json(detail: str, code: str, status: int) -> JsonResponse:
     return JsonResponse({"detail": detail, "code": code}, status=status)
+
+
+def bad_request(request, exception=None):
+    # Django refuses some requests before any view (too many form fields, a malformed
+    # multipart body, a suspicious header): the API still answers in its own shape.
+    if _wants_json(request):
+        return _json("The request could not be read.", "bad_request", 400)
+    return defaults.bad_request(request, exception)
 
 
 def not_found(request, exception=None):

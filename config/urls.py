@@ -62,6 +62,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = errors.bad_request
 handler404 = errors.not_found
 handler403 = errors.forbidden
 handler500 = errors.server_error

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import HasRole
+from config.schema import error
 from leads.filters import LeadFilter
 from leads.models import Lead
 from leads.selectors import lead_for_user
@@ -102,7 +103,13 @@ class LeadTransitions(APIView):
         lead = lead_for_user(request.user, pk)
         return Response(TransitionSerializer(lead_history(lead), many=True).data)
 
-    @extend_schema(request=TransitionRequestSerializer, responses={201: TransitionSerializer})
+    @extend_schema(
+        request=TransitionRequestSerializer,
+        responses={
+            201: TransitionSerializer,
+            409: error("Not allowed from the lead's stage, or the lead moved on since `from`."),
+        },
+    )
     def post(self, request, pk):
         lead = lead_for_user(request.user, pk)
         data = _validated(TransitionRequestSerializer, request.data)

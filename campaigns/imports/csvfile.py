@@ -93,8 +93,14 @@ def sniff_delimiter(text: str) -> str:
         lines = lines[:-1]  # the sample may end in the middle of a line
     lines = lines[:50]
     best, best_score = ",", (0, 0)
+    sample = "".join(lines)
     for delimiter in DELIMITERS:
-        rows = [row for row in csv.reader(io.StringIO("".join(lines)), delimiter=delimiter) if row]
+        try:
+            # newline="": a lone CR inside a line is the csv module's to judge, as when reading.
+            reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+            rows = [row for row in reader if row]
+        except csv.Error:
+            continue  # this delimiter does not read the sample; the reader says why later
         if not rows:
             continue
         width = len(rows[0])
@@ -113,14 +119,16 @@ def header_columns(row: list[str]) -> list[str]:
     while names and not names[-1]:
         names.pop()
     seen: dict[str, int] = {}
+    taken: set[str] = set()
     unique = []
     for index, name in enumerate(names, start=1):
         name = name or f"Column {index}"
-        if name.lower() in seen:
-            seen[name.lower()] += 1
-            name = f"{name} ({seen[name.lower()]})"
-        else:
-            seen[name.lower()] = 1
+        base = name
+        # "a (2)" may be a header of its own: count on until the name is free.
+        while name.lower() in taken:
+            seen[base.lower()] = seen.get(base.lower(), 1) + 1
+            name = f"{base} ({seen[base.lower()]})"
+        taken.add(name.lower())
         unique.append(name)
     return unique
 

@@ -32,6 +32,8 @@ _MAX_LENGTH = {
     for field in Lead._meta.get_fields()
     if getattr(field, "max_length", None) and field.name not in ("stage",)
 }
+# PositiveIntegerField's ceiling on PostgreSQL.
+MAX_COMPANY_SIZE = 2_147_483_647
 # Plain text fields and their lengths (e-mail has its own checks).
 _TEXT_LIMIT = {name: length for name, length in _MAX_LENGTH.items() if name != "email"}
 
@@ -127,6 +129,10 @@ class RowCleaner:
             raw = cells[index]
             if not raw:
                 continue
+            if "\x00" in raw:
+                # PostgreSQL text cannot hold NUL; the reader checks only the file's first bytes.
+                errors.append((column, "The value contains a NUL character (binary data)."))
+                continue
             if limit:
                 # The common case first: a text field (a million rows pass here).
                 value = raw.strip()
@@ -179,6 +185,9 @@ class RowCleaner:
                     size = int(value.replace(",", "").replace(" ", ""))
                     if size < 0:
                         raise ValueError
+                    if size > MAX_COMPANY_SIZE:
+                        errors.append((column, f"{value!r} is larger than any company."))
+                        continue
                 except ValueError:
                     errors.append((column, f"{value!r} is not a whole number."))
                     continue

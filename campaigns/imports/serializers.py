@@ -44,8 +44,11 @@ class RowErrorSerializer(serializers.ModelSerializer):
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
-    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Both may be empty: an import needs no campaign, and a deleted user leaves none.
+    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     errors = serializers.SerializerMethodField()
     error_report_url = serializers.SerializerMethodField()
 
