@@ -30,6 +30,7 @@ from funnel.imports import (
     ImportRecord,
     leads_import_merge,
     leads_import_records,
+    leads_joined_on_commit,
     new_leads_table,
 )
 from funnel.models import Transition
@@ -401,10 +402,13 @@ def _memberships_postgresql(cursor, batch_table: str, job: ImportJob, *, touch: 
             "INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches)"
             " SELECT DISTINCT lead_id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1 FROM {b}"
             " WHERE lead_id IS NOT NULL ORDER BY lead_id"
-            " ON CONFLICT (lead_id, campaign_id) DO NOTHING"
+            " ON CONFLICT (lead_id, campaign_id) DO NOTHING RETURNING lead_id"
         ).format(m=table, b=batch),
         params,
     )
+    # Leads already there that joined the campaign now: the merge's own announcement (new
+    # and moved leads) does not cover them, and the campaign's rollups must count them.
+    leads_joined_on_commit([row[0] for row in cursor.fetchall()], job.system_actor)
     if touch:
         # Rows inserted just above have touched_at = now: they are not touched twice.
         cursor.execute(NESTED_LOOPS_ONLY)
@@ -522,6 +526,7 @@ def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
         )
     )
     at = job.started_at
+    joined = sorted(ids - members)
     CampaignMembership.objects.bulk_create(
         [
             CampaignMembership(
@@ -531,10 +536,13 @@ def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
                 touched_at=at,
                 how=CampaignMembership.How.IMPORT,
             )
-            for lead_id in sorted(ids - members)
+            for lead_id in joined
         ],
         ignore_conflicts=True,
     )
+    # See _memberships_postgresql: existing leads that joined are announced here.
+    created = {r.lead_id for r in records if r.created}
+    leads_joined_on_commit([i for i in joined if i not in created], job.system_actor)
     touched = {r.lead_id for r in records if r.changed and not r.created} & members
     if touched:
         CampaignMembership.objects.filter(

@@ -31,8 +31,8 @@ SYNC_REFRESH_LIMIT = 1000
 REFRESH_CHUNK = 1000
 
 
-def on_leads_imported(sender, *, created, moved, **kwargs):
-    lead_ids = sorted(set(created) | set(moved))
+def on_leads_imported(sender, *, created, moved, joined=(), **kwargs):
+    lead_ids = sorted(set(created) | set(moved) | set(joined))
     if len(lead_ids) <= SYNC_REFRESH_LIMIT:
         for lead_id in lead_ids:
             lead_fact_refresh_quietly(lead_id=lead_id)
