@@ -160,7 +160,16 @@ def soak(
 
     seconds = min(float(seconds), MAX_SECONDS)
     workdir.mkdir(parents=True, exist_ok=True)
+    phases = {}
+    clock = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        phases[name] = round(time.monotonic() - clock, 1)
+        clock = time.monotonic()
+
     cast = soak_setup(leads=leads)
+    phase("setup")
     connection.close()
     smtp, received = start_smtp()
     port = _free_port()
@@ -189,6 +198,7 @@ def soak(
     app.control.purge()
     processes = Processes(env, workdir, port)
     processes.start()
+    phase("start")
     try:
         tally = load_run(
             base_url=f"http://127.0.0.1:{port}",
@@ -197,10 +207,13 @@ def soak(
             seconds=seconds,
             think=think_ms / 1000,
         )
+        phase("load")
         drained_in, left = drain(redis_url)
+        phase("drain")
     finally:
         processes.stop()
         smtp.stop()
+    phase("stop")
     figures = {
         "load": {
             "clients": clients,
@@ -224,6 +237,8 @@ def soak(
         found, wrong = check()
         figures[name] = found
         violations.extend(f"{name}: {line}" for line in wrong)
+        phase(f"check {name}")
+    figures["phase_seconds"] = phases
     return figures, violations
 
 
