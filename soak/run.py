@@ -3,9 +3,9 @@
     python -m soak.run        (make soak; needs DATABASE_URL=postgres://... and REDIS_URL)
     SOAK_SECONDS (180, at most 600), SOAK_CLIENTS (32), SOAK_THINK_MS (20), SOAK_LEADS (400)
 
-The soak runs on its own throwaway database (test_<name of DATABASE_URL's database>),
+The soak runs on its own throwaway database (soak_<name of DATABASE_URL's database>),
 created, migrated and dropped like the benchmarks'; the Redis database of REDIS_URL is
-purged of queued tasks first.
+purged of queued tasks first, so give it one no other worker uses.
 """
 
 import contextlib
@@ -54,6 +54,9 @@ class Processes:
                 *(python, "-m", "gunicorn", "config.wsgi:application"),
                 *("--bind", f"127.0.0.1:{self.port}", "--workers", "3"),
                 *("--worker-class", "gthread", "--threads", "8", "--timeout", "60"),
+                # As behind a proxy: a connection a client left idle for a moment is not
+                # closed under its next request (gunicorn's default is 2 s).
+                *("--keep-alive", "75"),
             ],
         )
         worker_name = f"soak-{os.getpid()}@localhost"
@@ -288,6 +291,9 @@ def main() -> int:
 
     from tests.services import database_url
 
+    # Not test_<name>: the test suite run beside a soak would drop the soak's database.
+    test = connection.settings_dict.setdefault("TEST", {})
+    test["NAME"] = test.get("NAME") or f"soak_{connection.settings_dict['NAME']}"
     try:
         with bench_database(), tempfile.TemporaryDirectory(prefix="handoff-soak-") as tmp:
             figures, violations = soak(
