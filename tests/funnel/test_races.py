@@ -101,9 +101,7 @@ def test_two_creations_of_one_email_give_one_lead_and_one_conflict(make_user):
     assert Transition.objects.filter(lead=lead).count() == 1
 
 
-def test_a_move_that_waited_on_the_lock_is_logged_after_the_move_it_waited_for(
-    make_lead, manager
-):
+def test_a_move_that_waited_on_the_lock_is_logged_after_the_move_it_waited_for(make_lead, manager):
     """The soak's invariant, the lead's stage is its last log row by (at, id): a move stamped
     before it queued on the lead's lock would sort before the move that held the lock."""
     from django.db import transaction
