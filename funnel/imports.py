@@ -279,6 +279,22 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
     news.append(new_stage)
     # By index, lead by lead: a hash join would read the whole leads table for each batch.
     cursor.execute("SET LOCAL enable_hashjoin TO off; SET LOCAL enable_mergejoin TO off")
+    # The batch read each lead's stage a while ago; a transition may have moved it since.
+    # Lock the leads (in id order, as every import does, so two imports never wait on each
+    # other in a cycle), then read their stages again: the move is decided and logged from
+    # the stage the lead is in, never from an old one (which logged moves nobody made).
+    cursor.execute(
+        sql.SQL(
+            "SELECT l.id FROM {lead} l WHERE l.id IN"
+            " (SELECT lead_id FROM {b} WHERE lead_id IS NOT NULL) ORDER BY l.id FOR UPDATE"
+        ).format(lead=lead, b=batch)
+    )
+    cursor.execute(
+        sql.SQL(
+            "UPDATE {b} b SET old_stage = l.stage FROM {lead} l"
+            " WHERE l.id = b.lead_id AND b.old_stage IS DISTINCT FROM l.stage"
+        ).format(lead=lead, b=batch)
+    )
     cursor.execute(
         sql.SQL(
             "WITH upd AS ("
@@ -350,10 +366,11 @@ def leads_import_records(
     fills = [f for f in fields if f in FILL_FIELDS]
     emails = {r.values["email"] for r in records if r.values.get("email")}
     externals = {r.values["external_id"] for r in records if r.values.get("external_id")}
-    by_email = {lead.email: lead for lead in Lead.objects.filter(email__in=emails)}
-    by_external = {
-        lead.external_id: lead for lead in Lead.objects.filter(external_id__in=externals)
-    }
+    # Locked as read, in id order: the stage a move is decided from is the one it is logged
+    # from, whatever a transition does meanwhile (see _update_existing).
+    known = Lead.objects.select_for_update().order_by("pk")
+    by_email = {lead.email: lead for lead in known.filter(email__in=emails)}
+    by_external = {lead.external_id: lead for lead in known.filter(external_id__in=externals)}
     counts = MergeCounts()
     new_leads: list[tuple[ImportRecord, Lead]] = []
     changed_leads: dict[int, Lead] = {}
