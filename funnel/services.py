@@ -131,10 +131,10 @@ def transition_lead(
         lead = Lead.objects.select_for_update(of=("self",)).filter(pk=lead_id).first()
         if lead is None:
             raise LeadNotFound("No such lead.")
-        # Stamped once the lock is held, and never before the move it follows: a request
-        # that queued behind another move on this lead is logged after it, so the log's
-        # order (at, id) stays the lead's history and its last row its stage.
-        at = max(at or timezone.now(), lead.stage_changed_at)
+        # Stamped once the lock is held: a request that queued behind another move on this
+        # lead is logged after it, so the log's order (at, id) stays the lead's history and
+        # its last row its stage. (A caller's own `at` is history it writes, kept as given.)
+        at = at or timezone.now()
         if expected_from and lead.stage != expected_from:
             raise StaleTransition(
                 _stale_message(lead, expected_from), stage=lead.stage, lead_id=lead.pk

@@ -7,6 +7,7 @@ multipart uploads and keeps the cookies the dashboard page needs.
 """
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import random
 import re
@@ -350,4 +351,9 @@ async def _run(base_url: str, cast: Cast, clients: int, seconds: float, think: f
 def load_run(
     *, base_url: str, cast: Cast, clients: int, seconds: float, think: float = 0.02, seed: int = 8
 ) -> Tally:
-    return asyncio.run(_run(base_url, cast, clients, seconds, think, seed))
+    # In a thread of its own: the caller may have an event loop running already (the test
+    # suite's Playwright browser does), and asyncio.run refuses to nest.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(
+            asyncio.run, _run(base_url, cast, clients, seconds, think, seed)
+        ).result()
