@@ -8,7 +8,7 @@ export PORT
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lint format migrate demo bench check-deploy audit backup restore clean
+.PHONY: help install run test lint format migrate demo bench soak check-deploy audit backup restore clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ format: install ## ruff: fix what can be fixed and format
 
 bench: install ## Benchmarks as ratios to in-process baselines (PostgreSQL via DATABASE_URL; ONLY=name)
 	$(PY) benchmarks/run.py $(ONLY)
+
+soak: install ## Load the real app (gunicorn, worker, beat) with 32 clients, then recount everything (SOAK_SECONDS)
+	$(PY) -m soak.run
 
 check-deploy: install ## Django's deployment checklist under production settings
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=')} \

@@ -228,6 +228,9 @@ def capture_submit(
             attribution=attribution or {},
             referrer=referrer.replace("\x00", ""),  # PostgreSQL text cannot hold NUL
             at=at or timezone.now(),
+            # Unless the caller dates the submission, the move is stamped once the lead is
+            # locked, after any move it waited for (see transition_lead).
+            move_at=at,
         )
     except (ValidationError, DuplicateLead) as exc:
         # The form checked the fields; this is a last line, and the transaction wrote nothing.
@@ -235,7 +238,7 @@ def capture_submit(
         raise Refused(message) from exc
 
 
-def _capture_write(*, campaign, fields, via, attribution, referrer, at) -> Captured:
+def _capture_write(*, campaign, fields, via, attribution, referrer, at, move_at) -> Captured:
     how = (
         CampaignMembership.How.FORM
         if via == CaptureSubmission.Via.PAGE
@@ -273,7 +276,7 @@ def _capture_write(*, campaign, fields, via, attribution, referrer, at) -> Captu
                     system_actor=f"form submitted on campaign {campaign.slug}"[:150],
                     expected_from=lead.stage,
                     campaign=campaign,
-                    at=at,
+                    at=move_at,
                 )
         engagement_record(
             lead_id=lead.pk,

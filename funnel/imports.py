@@ -32,7 +32,8 @@ from leads.stages import Stage
 from .models import Transition
 
 # Sent on commit after each batch of an import, with keyword arguments:
-# created (list of lead ids), moved (list of lead ids), system_actor.
+# created (list of lead ids), moved (list of lead ids), system_actor, and joined (lead ids
+# that neither were created nor moved but joined the import's campaign).
 leads_imported = Signal()
 # The same, sent inside the batch's transaction before it commits: for work that must
 # commit with the batch or not at all (a task message in the outbox).
@@ -102,6 +103,29 @@ def _send_on_commit(created: list[int], moved: list[int], system_actor: str) -> 
                 sender=Transition,
                 created=created,
                 moved=moved,
+                system_actor=system_actor,
+            )
+        )
+
+
+def leads_joined_on_commit(lead_ids: list[int], system_actor: str) -> None:
+    """Existing leads an import added to its campaign without moving them: their funnel
+    counts per campaign change as much as a move's would."""
+    if lead_ids:
+        leads_importing.send(
+            sender=Transition,
+            created=[],
+            moved=[],
+            joined=list(lead_ids),
+            system_actor=system_actor,
+        )
+        transaction.on_commit(
+            partial(
+                leads_imported.send,
+                sender=Transition,
+                created=[],
+                moved=[],
+                joined=list(lead_ids),
                 system_actor=system_actor,
             )
         )
@@ -281,6 +305,22 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
     # loop over an unindexed batch would read all of it for each changed lead.
     cursor.execute(sql.SQL("CREATE INDEX ON {} (lead_id)").format(batch))
     cursor.execute("SET LOCAL enable_hashjoin TO off; SET LOCAL enable_mergejoin TO off")
+    # The batch read each lead's stage a while ago; a transition may have moved it since.
+    # Lock the leads (in id order, as every import does, so two imports never wait on each
+    # other in a cycle), then read their stages again: the move is decided and logged from
+    # the stage the lead is in, never from an old one (which logged moves nobody made).
+    cursor.execute(
+        sql.SQL(
+            "SELECT l.id FROM {lead} l WHERE l.id IN"
+            " (SELECT lead_id FROM {b} WHERE lead_id IS NOT NULL) ORDER BY l.id FOR UPDATE"
+        ).format(lead=lead, b=batch)
+    )
+    cursor.execute(
+        sql.SQL(
+            "UPDATE {b} b SET old_stage = l.stage FROM {lead} l"
+            " WHERE l.id = b.lead_id AND b.old_stage IS DISTINCT FROM l.stage"
+        ).format(lead=lead, b=batch)
+    )
     cursor.execute(
         sql.SQL(
             "WITH upd AS ("
@@ -352,10 +392,11 @@ def leads_import_records(
     fills = [f for f in fields if f in FILL_FIELDS]
     emails = {r.values["email"] for r in records if r.values.get("email")}
     externals = {r.values["external_id"] for r in records if r.values.get("external_id")}
-    by_email = {lead.email: lead for lead in Lead.objects.filter(email__in=emails)}
-    by_external = {
-        lead.external_id: lead for lead in Lead.objects.filter(external_id__in=externals)
-    }
+    # Locked as read, in id order: the stage a move is decided from is the one it is logged
+    # from, whatever a transition does meanwhile (see _update_existing).
+    known = Lead.objects.select_for_update().order_by("pk")
+    by_email = {lead.email: lead for lead in known.filter(email__in=emails)}
+    by_external = {lead.external_id: lead for lead in known.filter(external_id__in=externals)}
     counts = MergeCounts()
     new_leads: list[tuple[ImportRecord, Lead]] = []
     changed_leads: dict[int, Lead] = {}

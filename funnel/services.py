@@ -126,12 +126,15 @@ def transition_lead(
         expected_from = _clean_stage(expected_from, "from")
     note = _clean_note(note)
     fields = fields or {}
-    at = at or timezone.now()
 
     with transaction.atomic():
         lead = Lead.objects.select_for_update(of=("self",)).filter(pk=lead_id).first()
         if lead is None:
             raise LeadNotFound("No such lead.")
+        # Stamped once the lock is held: a request that queued behind another move on this
+        # lead is logged after it, so the log's order (at, id) stays the lead's history and
+        # its last row its stage. (A caller's own `at` is history it writes, kept as given.)
+        at = at or timezone.now()
         if expected_from and lead.stage != expected_from:
             raise StaleTransition(
                 _stale_message(lead, expected_from), stage=lead.stage, lead_id=lead.pk

@@ -32,10 +32,10 @@ SYNC_REFRESH_LIMIT = 1000
 REFRESH_CHUNK = 1000
 
 
-def on_leads_importing(sender, *, created, moved, **kwargs):
+def on_leads_importing(sender, *, created, moved, joined=(), **kwargs):
     """A large batch: its refresh is queued in the batch's own transaction, so the message
     (an outbox row) commits with the leads and no crash after the commit can lose it."""
-    lead_ids = sorted(set(created) | set(moved))
+    lead_ids = sorted(set(created) | set(moved) | set(joined))
     if len(lead_ids) <= SYNC_REFRESH_LIMIT:
         return
     from .tasks import refresh_facts
@@ -44,8 +44,8 @@ def on_leads_importing(sender, *, created, moved, **kwargs):
         task_enqueue_on_commit(task=refresh_facts, args=[lead_ids[start : start + REFRESH_CHUNK]])
 
 
-def on_leads_imported(sender, *, created, moved, **kwargs):
-    lead_ids = sorted(set(created) | set(moved))
+def on_leads_imported(sender, *, created, moved, joined=(), **kwargs):
+    lead_ids = sorted(set(created) | set(moved) | set(joined))
     if len(lead_ids) > SYNC_REFRESH_LIMIT:
         return  # queued for workers with the batch (on_leads_importing)
     for lead_id in lead_ids:

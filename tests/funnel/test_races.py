@@ -99,3 +99,50 @@ def test_two_creations_of_one_email_give_one_lead_and_one_conflict(make_user):
     assert outcomes.count("created") == 1
     assert outcomes.count(("duplicate", lead.pk)) == 7
     assert Transition.objects.filter(lead=lead).count() == 1
+
+
+def test_a_move_that_waited_on_the_lock_is_logged_after_the_move_it_waited_for(make_lead, manager):
+    """The soak's invariant, the lead's stage is its last log row by (at, id): a move stamped
+    before it queued on the lead's lock would sort before the move that held the lock."""
+    from django.db import transaction
+
+    from leads.models import Lead
+    from tests.conftest import VERB_FIELDS
+    from tests.services import wait_for
+
+    lead = make_lead("mql")
+    outcome = []
+
+    def qualify_without_from():
+        try:
+            transition_lead(lead_id=lead.pk, to="sql", actor=manager, fields=VERB_FIELDS["qualify"])
+            outcome.append("ok")
+        except Exception as exc:
+            outcome.append(repr(exc))
+        finally:
+            connection.close()
+
+    waiting = threading.Thread(target=qualify_without_from)
+    with transaction.atomic():
+        Lead.objects.select_for_update().get(pk=lead.pk)
+        waiting.start()
+
+        def blocked() -> bool:
+            with connection.cursor() as cursor:
+                # Activity is a snapshot per transaction, and this one stays open.
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                return cursor.fetchone()[0] > 0
+
+        wait_for(blocked, timeout=60, message="the second move to wait on the lead's lock")
+        transition_lead(lead_id=lead.pk, to="sal", actor=manager, expected_from="mql")
+    waiting.join(timeout=60)
+
+    assert outcome == ["ok"]
+    lead.refresh_from_db()
+    log = list(Transition.objects.filter(lead=lead).order_by("at", "id"))
+    assert [row.to_stage for row in log] == ["suspect", "mql", "sal", "sql"]
+    assert log[-1].to_stage == lead.stage

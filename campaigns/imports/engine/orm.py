@@ -7,7 +7,13 @@ from django.db import transaction
 from django.db.models import F
 
 from campaigns.models import CampaignMembership
-from funnel.imports import IMPORT_RANK, IMPORT_VERB, ImportRecord, leads_import_records
+from funnel.imports import (
+    IMPORT_RANK,
+    IMPORT_VERB,
+    ImportRecord,
+    leads_import_records,
+    leads_joined_on_commit,
+)
 from funnel.models import Transition
 
 from .. import csvfile
@@ -116,6 +122,7 @@ def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
         )
     )
     at = job.started_at
+    joined = sorted(ids - members)
     CampaignMembership.objects.bulk_create(
         [
             CampaignMembership(
@@ -125,10 +132,13 @@ def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
                 touched_at=at,
                 how=CampaignMembership.How.IMPORT,
             )
-            for lead_id in sorted(ids - members)
+            for lead_id in joined
         ],
         ignore_conflicts=True,
     )
+    # See _memberships_postgresql: existing leads that joined are announced here.
+    created = {r.lead_id for r in records if r.created}
+    leads_joined_on_commit([i for i in joined if i not in created], job.system_actor)
     touched = {r.lead_id for r in records if r.changed and not r.created} & members
     if touched:
         CampaignMembership.objects.filter(

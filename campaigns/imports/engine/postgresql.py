@@ -15,6 +15,7 @@ from funnel.imports import (
     IMPORT_RANK,
     TEXT_FIELDS,
     leads_import_merge,
+    leads_joined_on_commit,
     new_leads_table,
 )
 from leads.models import Lead
@@ -450,10 +451,13 @@ def _memberships_postgresql(cursor, batch_table: str, job: ImportJob, *, touch: 
             " FOR KEY SHARE)"
             " INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches)"
             " SELECT id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1 FROM locked ORDER BY id"
-            " ON CONFLICT (lead_id, campaign_id) DO NOTHING"
+            " ON CONFLICT (lead_id, campaign_id) DO NOTHING RETURNING lead_id"
         ).format(m=table, b=batch, lead=sql.Identifier(Lead._meta.db_table)),
         params,
     )
+    # Leads already there that joined the campaign now: the merge's own announcement (new
+    # and moved leads) does not cover them, and the campaign's rollups must count them.
+    leads_joined_on_commit([row[0] for row in cursor.fetchall()], job.system_actor)
     if touch:
         # Rows inserted just above have touched_at = now: they are not touched twice.
         cursor.execute(NESTED_LOOPS_ONLY)
