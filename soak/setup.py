@@ -12,7 +12,7 @@ from funnel.models import WorkspaceSettings
 from funnel.services import lead_create, transition_lead
 from leads.roles import MANAGER, MARKETER, SALES_REP
 
-PASSWORD = "soak-only-password-1"  # noqa: S105 - a throwaway database's users
+PASSWORD = "soak-dev-only-password-1"  # noqa: S105 - a throwaway database's users
 REPS = 4
 MARKETERS = 2
 
