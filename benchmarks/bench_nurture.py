@@ -120,6 +120,23 @@ def _baseline_messages(step, n: int) -> list[tuple[str, bytes]]:
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children still alive, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, IndexError, ValueError):
+            continue
+        pids += [int(child) for child in children]
+    return total
+
+
 def run() -> dict:
     if not os.environ.get("REDIS_URL"):
         raise Skip("needs Redis for the worker: set REDIS_URL=redis://...")
@@ -144,11 +161,14 @@ def run() -> dict:
 
             messages = _baseline_messages(step, N)
             sender = settings.DEFAULT_FROM_EMAIL
+            cpu_before = time.process_time()
             with Timer() as bare:
                 client = smtplib.SMTP("127.0.0.1", port)
                 for to, raw in messages:
                     client.sendmail(sender, [to], raw)
                 client.quit()
+            # This process's CPU: the client loop and the SMTP server's thread together.
+            bare_cpu = time.process_time() - cpu_before
             bare_received = counter.received
             del messages
             counter.reset()
@@ -166,8 +186,11 @@ def run() -> dict:
             )
             worker = WorkerProcess(env, logs, concurrency=CONCURRENCY).start()
             try:
+                worker_cpu_before = _cpu_seconds(worker.proc.pid)
+                cpu_before = time.process_time()
                 with Timer() as through_worker:
-                    batches = enrollments_queue_due(now=timezone.now(), limit=N)
+                    with Timer() as tick:
+                        batches = enrollments_queue_due(now=timezone.now(), limit=N)
                     timed_out = False
                     try:
                         wait_for(
@@ -178,6 +201,9 @@ def run() -> dict:
                         )
                     except AssertionError:
                         timed_out = True
+                worker_cpu = _cpu_seconds(worker.proc.pid) - worker_cpu_before
+                # This process's CPU: the tick and the SMTP server's thread.
+                server_cpu = time.process_time() - cpu_before
                 time.sleep(2)  # anything sent twice would arrive now
                 sent_rows = Message.objects.filter(status="sent").count()
                 left = dict(
@@ -209,6 +235,16 @@ def run() -> dict:
         "distinct_message_ids": len(counter.ids),
         "message_rows_sent": sent_rows,
         "worker_to_bare_ratio": round(ratio, 3),
+        "concurrency": (
+            f"bare loop: 1 process, 1 SMTP connection; worker: {CONCURRENCY} prefork "
+            f"processes, one SMTP connection each per batch"
+        ),
+        "phases": {
+            "tick_seconds": round(tick.seconds, 2),
+            "bare_cpu_ms_per_message_client_and_server": round(bare_cpu / N * 1000, 3),
+            "worker_cpu_ms_per_message": round(worker_cpu / N * 1000, 3),
+            "server_and_tick_cpu_ms_per_message": round(server_cpu / N * 1000, 3),
+        },
         "exactly_n": exactly,
         "timed_out": timed_out,
         "enrollments_by_status": left,
