@@ -1,8 +1,6 @@
 """The import's fast row path gives exactly what the full cleaner gives, or hands over."""
 
-import json
-
-from campaigns.imports.engine.postgresql import STAGING_FIELDS
+from campaigns.imports.engine.postgresql import STAGING_FIELDS, staging_row
 from campaigns.imports.rows import RowCleaner, staging_writer
 from funnel.imports import IMPORT_RANK
 
@@ -39,18 +37,7 @@ ROWS = [
 
 def staged_by_clean(cleaner: RowCleaner, line: int, cells: list[str]):
     row = cleaner.clean(line, cells)
-    if row.errors:
-        return None
-    attributes = row.values.get("attributes")
-    return (
-        line,
-        row.ident,
-        *map(row.values.get, STAGING_FIELDS),
-        json.dumps(attributes) if attributes else None,
-        row.stage,
-        IMPORT_RANK[row.stage],
-        row.stage_at,
-    )
+    return None if row.errors else staging_row(row)
 
 
 def test_the_fast_path_agrees_with_the_cleaner_or_hands_the_row_over():

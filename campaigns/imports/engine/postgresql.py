@@ -22,7 +22,7 @@ from leads.models import Lead
 
 from .. import csvfile
 from ..models import ImportJob, ImportRowError
-from ..rows import staging_writer
+from ..rows import CleanRow, staging_writer
 from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error, timed
 
 STAGING_FIELDS = ("email", "external_id", *TEXT_FIELDS, "company_size", "do_not_email")
@@ -66,6 +66,20 @@ def run_postgresql(job: ImportJob, token: str) -> None:
     with timed(job, "merge"):
         _merge_from_staging(job, token)
     drop_staging(job)
+
+
+def staging_row(row: CleanRow) -> tuple:
+    """A clean row as the staging table's COPY takes it (the fast path builds the same)."""
+    attributes = row.values.get("attributes")
+    return (
+        row.line,
+        row.ident,
+        *map(row.values.get, STAGING_FIELDS),
+        json.dumps(attributes) if attributes else None,
+        row.stage,
+        IMPORT_RANK[row.stage],
+        row.stage_at,
+    )
 
 
 def _read_into_staging(job: ImportJob, token: str) -> None:
@@ -129,17 +143,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
                         if row.errors:
                             errors.append(row_error(job, row, cells))
                         else:
-                            values = row.values
-                            attributes = values.get("attributes")
-                            staged = (
-                                line,
-                                row.ident,
-                                *map(values.get, STAGING_FIELDS),
-                                json.dumps(attributes) if attributes else None,
-                                row.stage,
-                                IMPORT_RANK[row.stage],
-                                row.stage_at,
-                            )
+                            staged = staging_row(row)
                     if staged is not None:
                         write_row(staged)
                     if count >= size:
