@@ -11,8 +11,10 @@ Three ways to hold those transactions, one interface (claim, commit, rollback, c
 """
 
 import datetime as dt
+import re
 import select
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
@@ -20,6 +22,9 @@ from psycopg import pq
 
 from .mailing import BadTemplate
 from .models import AudienceMember, ContentAsset, Enrollment, Message, Step
+
+if TYPE_CHECKING:
+    from .sending import DueEnrollment
 
 
 @dataclass
@@ -36,7 +41,7 @@ class Claim:
     """One move of one enrollment (at most one e-mail), worked out before it is claimed."""
 
     index: int  # in the batch's ids: what is left to do after an SMTP error
-    enrollment: Enrollment
+    enrollment: "DueEnrollment"
     plan: Plan
     now: dt.datetime
     allowed: bool = False
@@ -149,6 +154,35 @@ class PgClaims:
         pass
 
 
+# The claim's parameters as the prepared statement declares them.
+_PARAMETER_TYPES = {
+    "next_position": "integer",
+    "next_due_at": "timestamptz",
+    "status": "varchar",
+    "ended_at": "timestamptz",
+    "id": "bigint",
+    "active": "varchar",
+    "from_position": "integer",
+    "now": "timestamptz",
+    "audiences": "bigint[]",
+    "has_email": "boolean",
+    "step": "bigint",
+    "message_status": "varchar",
+    "to_email": "varchar",
+    "subject": "varchar",
+}
+
+
+def _prepared(sql: str) -> tuple[str, str]:
+    """PREPARE for `sql`'s %(name)s parameters, and the BEGIN + EXECUTE that runs it."""
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
+    numbered = re.sub(r"%\((\w+)\)s", lambda match: f"${names.index(match[1]) + 1}", sql)
+    types = ", ".join(_PARAMETER_TYPES[name] for name in names)
+    prepare = f"PREPARE nurture_claim ({types}) AS {numbered}"
+    arguments = ", ".join(f"%({name})s" for name in names)
+    return prepare, f"BEGIN; EXECUTE nurture_claim ({arguments})"
+
+
 class TwoConnectionClaims(PgClaims):
     """The worker's claims: two connections of its own, taking turns.
 
@@ -162,13 +196,18 @@ class TwoConnectionClaims(PgClaims):
     def __init__(self):
         params = db_connection.get_connection_params()
         self.connections = [db_connection.get_new_connection(params) for _ in range(2)]
+        # Prepared once per connection: the server parses and plans the claim once, not
+        # for each of a batch's messages (its CPU is the workers' and the SMTP server's).
+        prepare, self.sql = _prepared(
+            self.SQL.format(
+                enrollment=Enrollment._meta.db_table,
+                member=AudienceMember._meta.db_table,
+                message=Message._meta.db_table,
+            )
+        )
         for connection in self.connections:
             connection.autocommit = True
-        self.sql = "BEGIN; " + self.SQL.format(
-            enrollment=Enrollment._meta.db_table,
-            member=AudienceMember._meta.db_table,
-            message=Message._meta.db_table,
-        )
+            connection.execute(prepare)
         self.turn = 0
         self.current = None  # the connection whose claim is open
         self.committing: list = []  # connections with a COMMIT in flight
@@ -259,9 +298,9 @@ class OrmClaims:
             )
         if claim.plan.email is not None:
             claim.message_id = Message.objects.create(
-                enrollment=enrollment,
+                enrollment_id=enrollment.pk,
                 step=claim.plan.email,
-                lead=enrollment.lead,
+                lead_id=enrollment.lead_id,
                 status=_message_status(claim),
                 to_email=enrollment.lead.email or "",
                 subject=claim.subject,
