@@ -80,7 +80,7 @@ class PgClaims:
             SET queued_until = NULL, failures = 0, next_position = %(next_position)s,
                 next_due_at = %(next_due_at)s, status = %(status)s,
                 ended_at = COALESCE(%(ended_at)s, ended_at)
-            WHERE id = %(id)s AND status = %(active)s AND next_position = %(from_position)s
+            WHERE id = %(id)s AND status = '{active}' AND next_position = %(from_position)s
             RETURNING id, lead_id
         ), members AS (
             INSERT INTO {member} (audience_id, lead_id, enrollment_id, added_at)
@@ -92,7 +92,7 @@ class PgClaims:
                 (enrollment_id, step_id, lead_id, status, to_email, subject, sent_at)
             SELECT claimed.id, %(step)s, claimed.lead_id, %(message_status)s, %(to_email)s,
                 %(subject)s, %(now)s
-            FROM claimed WHERE %(has_email)s
+            FROM claimed WHERE %(step)s IS NOT NULL
             RETURNING id
         )
         SELECT (SELECT count(*) FROM claimed), (SELECT id FROM message)
@@ -108,6 +108,7 @@ class PgClaims:
             enrollment=Enrollment._meta.db_table,
             member=AudienceMember._meta.db_table,
             message=Message._meta.db_table,
+            active=Enrollment.Status.ACTIVE.value,
         )
         self.open = False
 
@@ -117,11 +118,9 @@ class PgClaims:
         return {
             **_enrollment_row(claim),
             "id": claim.enrollment.pk,
-            "active": Enrollment.Status.ACTIVE,
             "from_position": claim.enrollment.next_position,
             "now": claim.now,
             "audiences": claim.plan.audiences,
-            "has_email": email is not None,
             "step": email.pk if email is not None else None,
             "message_status": _message_status(claim),
             "to_email": lead.email or "",
@@ -161,11 +160,9 @@ _PARAMETER_TYPES = {
     "status": "varchar",
     "ended_at": "timestamptz",
     "id": "bigint",
-    "active": "varchar",
     "from_position": "integer",
     "now": "timestamptz",
     "audiences": "bigint[]",
-    "has_email": "boolean",
     "step": "bigint",
     "message_status": "varchar",
     "to_email": "varchar",
@@ -203,6 +200,7 @@ class TwoConnectionClaims(PgClaims):
                 enrollment=Enrollment._meta.db_table,
                 member=AudienceMember._meta.db_table,
                 message=Message._meta.db_table,
+                active=Enrollment.Status.ACTIVE.value,
             )
         )
         for connection in self.connections:

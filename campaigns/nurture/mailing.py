@@ -273,7 +273,8 @@ def _header(name: str, value: str) -> str:
     if value.isascii() and value == " ".join(value.split()):
         if len(name) + 2 + len(value) <= _MAX_HEADER:
             return f"{name}: {value}\r\n"
-        if value and not any(ch.isspace() for ch in value):
+        # (After the check above the only whitespace left can be single spaces.)
+        if value and " " not in value:
             # One word too long for the line: compat32 moves it whole to the next line.
             return f"{name}: \r\n {value}\r\n"
     name, value = forbid_multi_line_headers(name, value, None)
