@@ -206,6 +206,7 @@ class TwoConnectionClaims(PgClaims):
         for connection in self.connections:
             connection.autocommit = True
             connection.execute(prepare)
+        self.cursors = {id(connection): connection.cursor() for connection in self.connections}
         self.turn = 0
         self.current = None  # the connection whose claim is open
         self.committing: list = []  # connections with a COMMIT in flight
@@ -220,11 +221,11 @@ class TwoConnectionClaims(PgClaims):
         self.turn = 1 - self.turn
         self._settle(connection)
         self.current = connection
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, self._params(claim))
-            while cursor.nextset():
-                pass
-            claimed, claim.message_id = cursor.fetchone()
+        cursor = self.cursors[id(connection)]
+        cursor.execute(self.sql, self._params(claim))
+        while cursor.nextset():
+            pass
+        claimed, claim.message_id = cursor.fetchone()
         return bool(claimed)
 
     def commit(self) -> None:

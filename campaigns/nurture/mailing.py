@@ -11,6 +11,7 @@ import hmac
 import random
 import re
 import sys
+import time
 from dataclasses import dataclass
 from email import policy
 from email.utils import formataddr, formatdate, parseaddr
@@ -337,6 +338,12 @@ def _text_part(subtype: str, text: str) -> str | None:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _date_header(second: int, localtime: bool) -> str:
+    # A Date header has whole seconds: the messages of one second share it.
+    return _header("Date", formatdate(second, localtime=localtime))
+
+
 def quick_bytes(email: EmailMultiAlternatives) -> bytes | None:
     """The e-mail as SMTP bytes (CRLF), or None when it needs Django's full treatment."""
     if (
@@ -370,7 +377,7 @@ def quick_bytes(email: EmailMultiAlternatives) -> bytes | None:
     ]
     if email.to:
         headers.append(_header("To", ", ".join(str(address) for address in email.to)))
-    headers.append(_header("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)))
+    headers.append(_date_header(int(time.time()), settings.EMAIL_USE_LOCALTIME))
     headers += [
         _header(name, str(value))
         for name, value in email.extra_headers.items()
