@@ -6,9 +6,12 @@ altered link is refused (404) before anything is recorded.
 """
 
 import functools
+import hashlib
+import hmac
 import random
 import re
 import sys
+import time
 from dataclasses import dataclass
 from email import policy
 from email.utils import formataddr, formatdate, parseaddr
@@ -18,7 +21,9 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, forbid_multi_line_headers
 from django.template import Context, Engine, TemplateSyntaxError
+from django.template.base import TextNode, Variable, VariableNode
 from django.urls import reverse
+from django.utils.encoding import force_bytes
 from django.utils.html import escape, linebreaks
 
 OPEN_SALT = "nurture.open"
@@ -55,7 +60,48 @@ def compile_template(source: str):
 
 
 def render_text(source: str, context: dict) -> str:
+    parts = _plain_parts(source)
+    if parts is not None:
+        # What Django renders for text and {{ group.key }} over dicts of strings: the same
+        # string, put together without a Context (a worker renders two per message).
+        out = []
+        for part in parts:
+            if type(part) is str:
+                out.append(part)
+                continue
+            group = context.get(part[0])
+            value = group.get(part[1]) if type(group) is dict else None
+            if type(value) is not str:
+                break  # a missing key, a method, another type: Django's own rules
+            out.append(value)
+        else:
+            return "".join(out)
     return compile_template(source).render(Context(context, autoescape=False))
+
+
+@functools.lru_cache(maxsize=512)
+def _plain_parts(source: str) -> tuple | None:
+    """The template as literal text and (group, key) lookups, when that is all it is."""
+    parts = []
+    for node in compile_template(source).nodelist:
+        if isinstance(node, TextNode):
+            parts.append(node.s)
+            continue
+        if not isinstance(node, VariableNode):
+            return None
+        expression = node.filter_expression
+        variable = expression.var
+        if (
+            expression.filters
+            or not isinstance(variable, Variable)
+            or variable.literal is not None
+            or variable.translate
+            or variable.lookups is None
+            or len(variable.lookups) != 2
+        ):
+            return None
+        parts.append(tuple(variable.lookups))
+    return tuple(parts)
 
 
 @functools.lru_cache(maxsize=8)
@@ -72,16 +118,44 @@ def _link(url_name: str, token: str) -> str:
     return f"{head}{token}{tail}"
 
 
+class _Signer(signing.TimestampSigner):
+    """django.core.signing's TimestampSigner, its HMAC key derived once instead of for each
+    link (the tokens are the same: `signing.loads` reads them)."""
+
+    def __init__(self, *, salt: str):
+        super().__init__(salt=salt)
+        hasher = getattr(hashlib, self.algorithm)
+        derived = hasher(force_bytes(self.salt + "signer") + force_bytes(self.key)).digest()
+        self._mac = hmac.new(derived, digestmod=hasher)
+
+    def signature(self, value, key=None):
+        if key is not None and key != self.key:
+            return super().signature(value, key)
+        mac = self._mac.copy()
+        mac.update(force_bytes(value))
+        return signing.b64_encode(mac.digest()).decode()
+
+
+@functools.lru_cache(maxsize=16)
+def _signer(salt: str, secret_key: str) -> _Signer:
+    return _Signer(salt=salt)
+
+
+def _dumps(value, *, salt: str, compress: bool = False) -> str:
+    """signing.dumps(value, salt=salt, compress=compress), with a signer kept per salt."""
+    return _signer(salt, settings.SECRET_KEY).sign_object(value, compress=compress)
+
+
 def open_url(message_id: int) -> str:
-    return _link("nurture-open", signing.dumps(message_id, salt=OPEN_SALT))
+    return _link("nurture-open", _dumps(message_id, salt=OPEN_SALT))
 
 
 def click_url(message_id: int, url: str) -> str:
-    return _link("nurture-click", signing.dumps([message_id, url], salt=CLICK_SALT, compress=True))
+    return _link("nurture-click", _dumps([message_id, url], salt=CLICK_SALT, compress=True))
 
 
 def unsubscribe_url(message_id: int) -> str:
-    return _link("nurture-unsubscribe", signing.dumps(message_id, salt=UNSUBSCRIBE_SALT))
+    return _link("nurture-unsubscribe", _dumps(message_id, salt=UNSUBSCRIBE_SALT))
 
 
 def read_token(token: str, salt: str):
@@ -242,7 +316,8 @@ def _header(name: str, value: str) -> str:
     if value.isascii() and value == " ".join(value.split()):
         if len(name) + 2 + len(value) <= _MAX_HEADER:
             return f"{name}: {value}\r\n"
-        if value and not any(ch.isspace() for ch in value):
+        # (After the check above the only whitespace left can be single spaces.)
+        if value and " " not in value:
             # One word too long for the line: compat32 moves it whole to the next line.
             return f"{name}: \r\n {value}\r\n"
     name, value = forbid_multi_line_headers(name, value, None)
@@ -261,6 +336,12 @@ def _text_part(subtype: str, text: str) -> str | None:
         "Content-Transfer-Encoding: 7bit\r\n"
         "\r\n" + _LINES.sub("\r\n", text)
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _date_header(second: int, localtime: bool) -> str:
+    # A Date header has whole seconds: the messages of one second share it.
+    return _header("Date", formatdate(second, localtime=localtime))
 
 
 def quick_bytes(email: EmailMultiAlternatives) -> bytes | None:
@@ -296,7 +377,7 @@ def quick_bytes(email: EmailMultiAlternatives) -> bytes | None:
     ]
     if email.to:
         headers.append(_header("To", ", ".join(str(address) for address in email.to)))
-    headers.append(_header("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)))
+    headers.append(_date_header(int(time.time()), settings.EMAIL_USE_LOCALTIME))
     headers += [
         _header(name, str(value))
         for name, value in email.extra_headers.items()

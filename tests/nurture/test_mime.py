@@ -111,3 +111,28 @@ def test_the_envelope_is_what_django_would_make_of_the_addresses(settings):
         "nadia@example.com"
     ]
     assert email.message()["From"] == settings.DEFAULT_FROM_EMAIL
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Hi {{ lead.first_name }},\n\nFor {{ lead.company }} ({{ asset.title }}).",
+        "{{ lead.first_name }}{{ lead.last_name }}",
+        "No variables at all & <b>markup</b>",
+        "{{ lead.nickname }} and {{ nobody.name }}",  # missing: Django's string_if_invalid
+        "{{ lead.items }} {{ lead }} {{ lead.first_name|upper }} {{ 'x' }}",
+        "{% if lead.company %}{{ lead.company }}{% endif %} {# note #}{{ asset.url }}",
+        "{{ lead.title }}",  # an empty value
+    ],
+)
+def test_rendering_gives_what_django_renders(source):
+    from django.template import Context
+
+    from campaigns.nurture.mailing import compile_template, render_text
+
+    context = {
+        "lead": {"first_name": "Nadia", "last_name": "Ö", "company": "A & B <x>", "title": ""},
+        "asset": {"title": "Guide", "summary": "Why", "url": "https://x.test/g?a=1&b=2"},
+    }
+    expected = compile_template(source).render(Context(context, autoescape=False))
+    assert render_text(source, context) == expected
