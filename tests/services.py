@@ -1,11 +1,13 @@
 """Real services for tests: an SMTP server, a Celery worker process, a headless browser."""
 
+import asyncio
 import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -22,12 +24,22 @@ class SMTPRecorder:
         self.messages = []
         self.fail_next = 0
         self.delay = 0.0  # seconds before each answer: a slow server keeps a batch in flight
+        # hold_after = N: the message after the Nth is left unanswered (`holding` is set)
+        # until `release` is set, then refused and not kept: a sender killed meanwhile is
+        # killed with that message in flight, before any 250.
+        self.hold_after: int | None = None
+        self.holding = threading.Event()
+        self.release = threading.Event()
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
-            import asyncio
-
             await asyncio.sleep(self.delay)
+        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+            self.hold_after = None
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.02)
+            return "421 Held by the test and dropped"
         if self.fail_next:
             self.fail_next -= 1
             return "451 Try again later"
