@@ -34,8 +34,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from campaigns.imports.services import import_job_create
-from campaigns.models import Campaign
 from campaigns.nurture.models import Programme
+from tests.hardening.conftest import published_campaign
 
 PERSONAS = ("anonymous", "marketer", "rep", "rep2", "manager", "admin")
 EXAMPLES = int(os.environ.get("HANDOFF_FUZZ_EXAMPLES", "4"))
@@ -78,15 +78,7 @@ def fuzz_world(settings, tmp_path, make_lead, marketer, rep, rep2, manager, admi
         make_lead("nurture"),
     ]
     victims = [make_lead("suspect", first_name="Victim") for _ in range(4)]
-    campaign = Campaign.objects.create(
-        name="Spring webinar",
-        slug="spring-webinar",
-        channel="webinar",
-        created_by=marketer,
-        capture_published=True,
-        capture_headline="Join the spring webinar",
-        capture_fields=["first_name"],
-    )
+    campaign = published_campaign(marketer)
     job = import_job_create(
         user=marketer, upload=io.BytesIO(b"Email\nann@example.com\n"), file_name="leads.csv"
     )

@@ -6,22 +6,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.test import Client
 
-from campaigns.models import Campaign
 from config.security import frame_ancestors_check, policy_framed_by
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def campaign(marketer):
-    return Campaign.objects.create(
-        name="Spring webinar",
-        slug="spring-webinar",
-        channel="webinar",
-        created_by=marketer,
-        capture_published=True,
-        capture_headline="Join the spring webinar",
-    )
 
 
 def frame_ancestors(response) -> str:

@@ -6,20 +6,9 @@ from rest_framework.test import APIClient
 
 from campaigns.imports import csvfile
 from campaigns.imports.rows import RowCleaner
-from campaigns.models import Campaign, CaptureSubmission
+from campaigns.models import CaptureSubmission
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def campaign(marketer):
-    return Campaign.objects.create(
-        name="Spring webinar",
-        slug="spring-webinar",
-        channel="webinar",
-        created_by=marketer,
-        capture_published=True,
-    )
 
 
 def token_client(user):

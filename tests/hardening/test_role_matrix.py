@@ -21,11 +21,12 @@ from rest_framework.test import APIClient
 
 from campaigns.capture import rate_key
 from campaigns.imports.services import import_job_create
-from campaigns.models import Campaign, ScoringRule, Segment
+from campaigns.models import ScoringRule, Segment
 from campaigns.nurture import mailing
 from campaigns.nurture.models import Audience, ContentAsset, Enrollment, Message, Programme, Step
 from campaigns.nurture.services import step_add
 from funnel.models import AcceptanceCriterion, Opportunity
+from tests.hardening.conftest import published_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -483,15 +484,7 @@ def world(settings, tmp_path, make_lead, marketer, rep, rep2, manager, admin_use
     Opportunity.objects.filter(pk=deal.pk).update(owner=rep2)
     stages = list(PipelineStage.objects.filter(is_active=True).order_by("order"))
     segment = Segment.objects.create(name="Germans", slug="germans", created_by=marketer)
-    campaign = Campaign.objects.create(
-        name="Spring webinar",
-        slug="spring-webinar",
-        channel="webinar",
-        created_by=marketer,
-        capture_published=True,
-        capture_headline="Join the spring webinar",
-        capture_fields=["first_name"],
-    )
+    campaign = published_campaign(marketer)
     rule = ScoringRule.objects.create(name="Fit", segment=segment, points=10)
     criterion = AcceptanceCriterion.objects.create(kind="has_email", name="Has e-mail")
     job = import_job_create(
