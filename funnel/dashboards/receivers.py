@@ -17,7 +17,7 @@ from funnel.signals import stage_changed
 from leads.models import Lead
 from outbox.services import task_enqueue_on_commit
 
-from .services import lead_fact_refresh_quietly
+from .services import lead_fact_refresh_quietly, lead_facts_refresh_quietly
 
 DIMENSION_FIELDS = {"owner", "owner_id", "source"}
 
@@ -48,8 +48,7 @@ def on_leads_imported(sender, *, created, moved, joined=(), **kwargs):
     lead_ids = sorted(set(created) | set(moved) | set(joined))
     if len(lead_ids) > SYNC_REFRESH_LIMIT:
         return  # queued for workers with the batch (on_leads_importing)
-    for lead_id in lead_ids:
-        lead_fact_refresh_quietly(lead_id=lead_id)
+    lead_facts_refresh_quietly(lead_ids=lead_ids)
 
 
 def _later(lead_id: int) -> None:

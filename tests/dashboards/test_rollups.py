@@ -9,11 +9,18 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from campaigns.models import Campaign, CampaignMembership
 from campaigns.services import campaign_create, membership_touch
 from funnel.dashboards.models import CohortCount, LeadFact
-from funnel.dashboards.services import lead_fact_refresh, rollups_rebuild
+from funnel.dashboards.services import (
+    lead_fact_refresh,
+    lead_facts_refresh,
+    lead_facts_refresh_quietly,
+    rollups_rebuild,
+)
 from funnel.errors import TransitionError
 from funnel.lifecycle import rules_from
+from funnel.models import Transition
 from funnel.selectors import funnel_snapshot
 from funnel.services import lead_create
 from leads.models import Lead
@@ -119,6 +126,69 @@ def test_it_refreshes_a_lead_idempotently(make_lead, django_capture_on_commit_ca
     lead_fact_refresh(lead_id=lead.pk)
     assert rollup_state() == before
     assert funnel_snapshot()["reached"]["sql"] == 1
+
+
+@pytest.mark.django_db
+def test_a_batch_refresh_equals_a_rebuild_and_one_by_one(
+    manager, rep, rep2, django_capture_on_commit_callbacks
+):
+    """Leads whose log changed behind the rollups' back: new ones without a fact, moved
+    ones with an old fact, one with no log at all, and an id no lead has any more."""
+    with django_capture_on_commit_callbacks(execute=True):
+        _mix(random.Random(11), (manager, rep, rep2), steps=30, leads_count=10)
+    alpha = Campaign.objects.get(slug="alpha")
+    fresh = Lead.objects.bulk_create(
+        [Lead(email=f"bulk{n}@example.com", stage="mql", source="web") for n in range(12)]
+    )
+    Transition.objects.bulk_create(
+        [
+            Transition(lead=lead, from_stage="", to_stage="mql", verb="import", at=T0)
+            for lead in fresh
+        ]
+    )
+    CampaignMembership.objects.bulk_create(
+        [CampaignMembership(lead=lead, campaign=alpha, joined_at=T0) for lead in fresh[:5]]
+    )
+    moved = list(Lead.objects.filter(stage="suspect").order_by("pk")[:3])
+    Lead.objects.filter(pk__in=[lead.pk for lead in moved]).update(stage="mql")
+    Transition.objects.bulk_create(
+        [
+            Transition(lead=lead, from_stage="suspect", to_stage="mql", verb="import", at=T0)
+            for lead in moved
+        ]
+    )
+    silent = Lead.objects.create(email="no-log@example.com", stage="suspect")
+    missing = Lead.objects.order_by("-pk").first().pk + 1000  # e.g. erased meanwhile
+    ids = [lead.pk for lead in (*fresh, *moved, silent)] + [missing]
+    stale = rollup_state()
+
+    assert lead_facts_refresh(lead_ids=ids + ids[:4]) == len(ids)
+    batched = rollup_state()
+    assert batched != stale
+    assert not LeadFact.objects.filter(pk__in=[missing, silent.pk]).exists()
+    assert LeadFact.objects.filter(pk__in=[lead.pk for lead in fresh]).count() == 12
+    lead_facts_refresh(lead_ids=ids)  # idempotent
+    assert rollup_state() == batched
+    for lead_id in ids:
+        lead_fact_refresh(lead_id=lead_id)
+    assert rollup_state() == batched
+    rollups_rebuild()
+    assert rollup_state() == batched
+    _assert_recounts(rep)
+
+
+@pytest.mark.django_db
+def test_a_failed_batch_refresh_falls_back_to_one_by_one(make_lead, monkeypatch, caplog):
+    lead = make_lead("sql")
+    LeadFact.objects.all().delete()
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("funnel.dashboards.services.lead_facts_refresh", broken)
+    lead_facts_refresh_quietly(lead_ids=[lead.pk])
+    assert LeadFact.objects.filter(pk=lead.pk).exists()
+    assert "refreshing one by one" in caplog.text
 
 
 @pytest.mark.postgres

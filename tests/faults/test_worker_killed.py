@@ -69,7 +69,8 @@ def test_a_rollup_refresh_killed_midway_is_finished_once(worker):
     process = worker()
     lock = RowLock(ids[40])
     try:
-        task_enqueue_on_commit(task=refresh_facts, args=[ids])
+        # 20 leads per transaction: two commit, the third waits on the locked lead.
+        task_enqueue_on_commit(task=refresh_facts, args=[ids, 20])
         wait_for(lambda: LeadFact.objects.count() == 40, message="the facts before the lock")
     finally:
         kill_and_run_again(process, lock, worker)
