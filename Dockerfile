@@ -1,4 +1,4 @@
-# One image for web, worker and beat.
+# One image for web, the workers (worker, importer) and beat.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HANDOFF_VAR_DIR=/app/var

@@ -15,7 +15,8 @@ VAR_DIR = Path(os.environ.get("HANDOFF_VAR_DIR") or ROOT / "var")
 
 COMMANDS = {
     "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{PORT}"],
-    # Beat runs embedded in the worker (-B): one process fewer on a laptop.
+    # Beat runs embedded in the worker (-B): one process fewer on a laptop. One worker for
+    # both queues here (config.celery); production runs a worker per queue.
     "worker": [
         PYTHON,
         "-m",
@@ -24,6 +25,8 @@ COMMANDS = {
         "config",
         "worker",
         "-B",
+        "-Q",
+        "celery,imports",
         "--loglevel",
         "INFO",
         "--concurrency",

@@ -4,8 +4,17 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Two queues. An import of a million rows holds a worker process for minutes, so imports have
+# a queue of their own, and a burst of uploads never delays a nurture tick, a send, a rollup
+# refresh or the outbox sweep on the default queue. Every worker command consumes both
+# (bin/run.py, tests, soak) except compose's dedicated `worker` and `importer` services.
+DEFAULT_QUEUE = "celery"
+IMPORTS_QUEUE = "imports"
+QUEUES = (DEFAULT_QUEUE, IMPORTS_QUEUE)
 
 app = Celery("handoff")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -18,6 +27,16 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
     timezone="UTC",
+    # Declared, not only created on first use: a worker started without -Q consumes both,
+    # and `app.control.purge()` empties both. Each with its own exchange and key, as Celery
+    # creates a missing queue: a bare Queue(name) would be bound to the default exchange
+    # with the default key, and every default task would be copied into it.
+    task_default_queue=DEFAULT_QUEUE,
+    task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
+    # Applied by apply_async and by send_task alike, so the outbox's sends by name
+    # (outbox.services) land where a direct call would. `imports.resume_stalled` stays on
+    # the default queue: a quick sweep that only queues jobs again.
+    task_routes={"imports.run": {"queue": IMPORTS_QUEUE}},
     beat_schedule={
         # Lead imports whose worker died are queued again; they resume where they were.
         "imports-resume-stalled": {"task": "imports.resume_stalled", "schedule": 60.0},

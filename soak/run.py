@@ -62,11 +62,15 @@ class Processes:
                 *("--keep-alive", "75"),
             ],
         )
+        from config.celery import QUEUES, app
+
         worker_name = f"soak-{os.getpid()}@localhost"
+        # One worker on both queues: the soak counts work done, not where it ran.
         self._start(
             "worker",
             [
                 *(python, "-m", "celery", "-A", "config", "worker", "-n", worker_name),
+                *("-Q", ",".join(QUEUES)),
                 *("-c", "2", "-l", "INFO", "--without-gossip", "--without-mingle"),
             ],
         )
@@ -75,8 +79,6 @@ class Processes:
             "beat",
             [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO", "-s", str(schedule)],
         )
-        from config.celery import app
-
         deadline = time.monotonic() + timeout
         server_up = worker_up = False
         while time.monotonic() < deadline and not (server_up and worker_up):
@@ -114,11 +116,12 @@ def _quiet(redis_client) -> dict:
 
     from campaigns.imports.models import ImportJob
     from campaigns.nurture.models import Enrollment
+    from config.celery import QUEUES
 
     unfinished = ImportJob.objects.exclude(status__in=("done", "failed")).count()
     due = Enrollment.objects.filter(status="active", next_due_at__lte=timezone.now()).count()
     return {
-        "queued_tasks": redis_client.llen("celery"),
+        "queued_tasks": sum(redis_client.llen(queue) for queue in QUEUES),
         "unacked_tasks": redis_client.hlen("unacked"),
         "imports_unfinished": unfinished,
         "enrollments_due": due,

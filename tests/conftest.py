@@ -211,8 +211,9 @@ def smtp_server(settings):
 def worker(request, transactional_db, tmp_path, settings):
     """Start a real Celery worker process on Redis and the test PostgreSQL database.
 
-    Returns a factory: `worker(beat=False, concurrency=1, **env)`; every process it started
-    is stopped at the end of the test.
+    Returns a factory: `worker(beat=False, concurrency=1, queues=None, **env)`, on every
+    queue unless `queues` names some; every process it started is stopped at the end of
+    the test.
     """
     if connection.vendor != "postgresql":
         missing_service("a worker process needs PostgreSQL: set DATABASE_URL=postgres://...")
@@ -224,11 +225,15 @@ def worker(request, transactional_db, tmp_path, settings):
     app.control.purge()
     started = []
 
-    def start(*, beat: bool = False, concurrency: int = 1, **extra_env):
+    def start(*, beat: bool = False, concurrency: int = 1, queues=None, **extra_env):
         extra_env.setdefault("EMAIL_HOST", settings.EMAIL_HOST)
         extra_env.setdefault("EMAIL_PORT", settings.EMAIL_PORT)
         process = WorkerProcess(
-            worker_env(connection.settings_dict, **extra_env), tmp_path, concurrency, beat
+            worker_env(connection.settings_dict, **extra_env),
+            tmp_path,
+            concurrency,
+            beat,
+            queues=queues,
         )
         started.append(process)
         return process.start()

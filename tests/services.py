@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -70,13 +71,26 @@ def database_url(settings_dict: dict) -> str:
 
 
 class WorkerProcess:
-    """`celery worker` in its own process, on the test database and the test Redis."""
+    """`celery worker` in its own process, on the test database and the test Redis.
 
-    def __init__(self, env: dict, log_dir: Path, concurrency: int = 1, beat: bool = False):
+    It consumes every queue (config.celery.QUEUES), as `make run`'s worker does; `queues`
+    names a few to start a dedicated one, as compose's `worker` and `importer` are."""
+
+    def __init__(
+        self,
+        env: dict,
+        log_dir: Path,
+        concurrency: int = 1,
+        beat: bool = False,
+        queues: Sequence[str] | None = None,
+    ):
+        from config.celery import QUEUES
+
         self.env = env
         self.log_dir = log_dir
         self.concurrency = concurrency
         self.beat = beat
+        self.queues = list(queues or QUEUES)
         self.proc = None
         self.name = ""
 
@@ -94,6 +108,8 @@ class WorkerProcess:
             "worker",
             "-n",
             self.name,
+            "-Q",
+            ",".join(self.queues),
             "-c",
             str(self.concurrency),
             "--pool",

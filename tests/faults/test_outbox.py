@@ -7,14 +7,16 @@ import redis
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.imports.tasks import run_import
+from campaigns.nurture.tasks import tick
 from funnel.dashboards.tasks import refresh_facts
 from outbox.models import PendingTask
 from outbox.services import pending_tasks_send, task_enqueue_on_commit
 from tests.services import broker_at, free_port
 
 
-def queued(server) -> int:
-    return redis.Redis(port=server.port).llen("celery")
+def queued(server, queue: str = "celery") -> int:
+    return redis.Redis(port=server.port).llen(queue)
 
 
 def test_it_keeps_the_message_when_the_broker_is_down(db, django_capture_on_commit_callbacks):
@@ -79,3 +81,24 @@ def test_a_task_that_ran_closes_its_row(db, monkeypatch, django_capture_on_commi
         task_enqueue_on_commit(task=refresh_facts, args=[[]])
         assert PendingTask.objects.exists()
     assert not PendingTask.objects.exists()
+
+
+def test_what_the_outbox_sends_lands_on_the_queue_a_direct_call_would(
+    db, private_redis, settings, django_capture_on_commit_callbacks
+):
+    def lengths() -> dict[str, int]:
+        return {queue: queued(private_redis, queue) for queue in ("celery", "imports")}
+
+    run_import.apply_async(args=[0])
+    tick.apply_async()
+    assert lengths() == {"celery": 1, "imports": 1}
+    # On commit: send_task by name, routed as apply_async is.
+    with django_capture_on_commit_callbacks(execute=True):
+        task_enqueue_on_commit(task=run_import, args=[1])
+        task_enqueue_on_commit(task=tick)
+    assert lengths() == {"celery": 2, "imports": 2}
+    # The sweep, sending again what the broker never took.
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.HANDOFF_OUTBOX_GRACE_SECONDS + 1)
+    PendingTask.objects.update(sent_at=None, created_at=long_ago)
+    assert pending_tasks_send() == 2
+    assert lengths() == {"celery": 3, "imports": 3}

@@ -1,4 +1,5 @@
-"""A real Celery worker on Redis runs imports; a worker killed in the middle is resumed."""
+"""A real Celery worker on Redis runs imports; a worker killed in the middle is resumed; an
+import waits on its own queue without holding up the default one."""
 
 import datetime as dt
 
@@ -6,13 +7,16 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, transaction
 
 from campaigns.imports.models import ImportJob
 from campaigns.imports.services import import_job_resume
+from campaigns.nurture.tasks import tick
 from funnel.models import Transition
 from funnel.services import lead_create
 from leads.models import Lead
+from outbox.models import PendingTask
+from outbox.services import task_enqueue_on_commit
 from tests.services import database_url, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -104,3 +108,32 @@ def test_a_killed_worker_leaves_the_job_resumable_and_nothing_is_created_twice(
     # The lead that existed moved forward once, to the file's stage.
     moved = Transition.objects.get(lead=existing, verb="import")
     assert (moved.from_stage, moved.to_stage) == ("suspect", "mql")
+
+
+def test_an_import_waits_on_its_own_queue_and_holds_up_nothing_on_the_default_one(
+    worker, api, marketer
+):
+    worker(queues=["celery"])
+    response = api(marketer).post(
+        "/api/imports/", {"file": SimpleUploadedFile("list.csv", rows(5))}, format="multipart"
+    )
+    assert response.status_code == 202
+    job_id = response.json()["id"]
+    # A nurture tick queued after the import: its outbox row goes once a worker has run it.
+    with transaction.atomic():
+        ticked = task_enqueue_on_commit(task=tick)
+    wait_for(
+        lambda: not PendingTask.objects.filter(pk=ticked.pk).exists(),
+        message="the default queue's worker to run the nurture tick",
+    )
+    assert ImportJob.objects.get(pk=job_id).status == "queued"
+    assert PendingTask.objects.filter(task="imports.run", sent_at__isnull=False).count() == 1
+
+    worker(queues=["imports"])
+    wait_for(
+        lambda: ImportJob.objects.get(pk=job_id).status in ("done", "failed"),
+        message="the imports queue's worker to run the import",
+    )
+    job = ImportJob.objects.get(pk=job_id)
+    assert (job.status, job.created) == ("done", 5)
+    wait_for(lambda: not PendingTask.objects.exists(), message="the import's outbox row to close")
