@@ -5,8 +5,8 @@ them repeat an earlier e-mail in other case and with spaces around it):
 - physical limit: COPY of the file into an unlogged table with no index;
 - raw COPY into a copy of the leads table with its indexes (a file without duplicates;
   on the realistic file it stops at the first bad row and keeps nothing);
-- the SQL floor: COPY into staging plus one bare statement writing the distinct leads, a log
-  row and a membership each into copies of the three tables (`sql_floor`): what
+- the SQL floor: COPY into staging plus the bare statements writing the distinct leads, a
+  log row and a membership each into copies of the three tables (`sql_floor`): what
   PostgreSQL alone spends on the rows the issue asks for, the ceiling of any import here;
 - django-import-export on the first 20,000 rows, pre-cleaned, in its fastest documented
   mode (bulk, no diff, no per-row result);
@@ -158,13 +158,14 @@ FLOOR_TABLES = (
 def sql_floor(path: Path, rows: int) -> dict:
     """The least any import of this file into Handoff's schema must do, as bare SQL on one
     connection: COPY the file into an unlogged staging table, then three statements that
-    inserts the distinct leads (e-mails trimmed and lower-cased, sorted), then a log row and
+    insert the distinct leads (e-mails trimmed and lower-cased, sorted), then a log row and
     a membership per lead, into copies of the three tables with their indexes and checks.
 
     No cleaning, no error rows, no lookup of existing leads, no resume point, no progress:
     what PostgreSQL itself spends writing the rows and indexes the issue asks for. Handoff's
     import cannot be faster than this on the same machine; its ratio to the physical limit
-    is the ceiling for Handoff's."""
+    is the ceiling for Handoff's. (Two connections do not raise it: their inserts queue on
+    the one WAL.)"""
     from django.db import connection
 
     columns = "email, first_name, last_name, company, title, phone, country, city, source"
