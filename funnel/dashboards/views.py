@@ -22,6 +22,7 @@ from .selectors import (
     campaign_model,
     dashboard_numbers,
     funnel_scope,
+    leads_being_counted,
     scoreboard,
     trend_numbers,
 )
@@ -81,6 +82,7 @@ def _context(request, scope, errors, **extra):
         "campaigns": campaign_model().objects.only("name", "slug"),
         "owners": lead_owner_candidates(),
         "board_columns": BOARD_COLUMNS,
+        "catching_up": leads_being_counted(),
         **extra,
     }
 

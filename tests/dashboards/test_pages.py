@@ -210,3 +210,21 @@ def test_it_reads_each_page_in_a_fixed_number_of_queries(
     client.get(url)  # warm the session
     with django_assert_max_num_queries(most):
         assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_it_says_when_the_numbers_are_still_catching_up(client, manager, url):
+    """Refreshes queued for workers (an import's leads, a thousand per task) and not yet
+    done: every dashboard page says how many leads they still have to count."""
+    from funnel.dashboards.tasks import refresh_facts
+    from outbox.models import PendingTask
+
+    client.force_login(manager)
+    assert 'id="catching-up"' not in client.get(url).content.decode()
+    PendingTask.objects.create(task=refresh_facts.name, args=[list(range(1, 1001))])
+    PendingTask.objects.create(task=refresh_facts.name, args=[[1001, 1002], 200])
+    PendingTask.objects.create(task="nurture.tick", args=[[5, 6, 7]])  # not a refresh
+    html = client.get(url).content.decode()
+    assert "Counting 1002 recently imported or changed leads" in html
+    PendingTask.objects.filter(task=refresh_facts.name).delete()  # the workers are done
+    assert 'id="catching-up"' not in client.get(url).content.decode()
