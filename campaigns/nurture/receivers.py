@@ -31,8 +31,8 @@ def on_stage_changed(sender, *, lead_id, transition_id, from_stage, to_stage, re
             )
     except Exception:
         # Runs after the transition committed: a failure here must not turn the rep's
-        # reject into an error page. It is logged; the beat's `nurture.reconcile` enrolls
-        # the lead after HANDOFF_NURTURE_RECONCILE_GRACE_SECONDS.
+        # reject into an error page. It is logged; a lead left unenrolled is enrolled by
+        # beat's `nurture.reconcile` (`enrollments_reconcile`) after the grace period.
         log.exception(
             "nurture: could not follow lead %s from %s to %s", lead_id, from_stage, to_stage
         )
