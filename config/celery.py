@@ -66,6 +66,14 @@ app.conf.beat_schedule["nurture-tick"] = {
     "options": {"expires": float(settings.HANDOFF_NURTURE_TICK_SECONDS)},
 }
 
+# Leads in nurture whose on-commit enrollment was lost (a crash between the move's commit and
+# its reaction) are enrolled by the reconciler; like the tick, a late run is dropped.
+app.conf.beat_schedule["nurture-reconcile"] = {
+    "task": "nurture.reconcile",
+    "schedule": float(settings.HANDOFF_NURTURE_RECONCILE_SECONDS),
+    "options": {"expires": float(settings.HANDOFF_NURTURE_RECONCILE_SECONDS)},
+}
+
 # The outbox (outbox.services): task messages the broker never took or lost are sent again.
 app.conf.beat_schedule["outbox-send-pending"] = {
     "task": "outbox.send_pending",

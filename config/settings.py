@@ -308,6 +308,18 @@ HANDOFF_NURTURE_RETRY_BASE_SECONDS = env_int("HANDOFF_NURTURE_RETRY_BASE_SECONDS
 HANDOFF_NURTURE_RETRY_MAX_SECONDS = env_int("HANDOFF_NURTURE_RETRY_MAX_SECONDS", 900, minimum=1)
 # Consecutive failed attempts after which an enrollment stops (status "failed").
 HANDOFF_NURTURE_MAX_FAILURES = env_int("HANDOFF_NURTURE_MAX_FAILURES", 20, minimum=1)
+# Beat's reconciler: leads that entered nurture and were never enrolled (the process that
+# moved them died before its on-commit reaction, or the reaction failed), looked for every
+# RECONCILE_SECONDS among moves older than GRACE_SECONDS (a reaction still in flight is not
+# raced) and younger than WINDOW_DAYS, at most RECONCILE_MAX per run.
+HANDOFF_NURTURE_RECONCILE_SECONDS = env_int("HANDOFF_NURTURE_RECONCILE_SECONDS", 300, minimum=1)
+HANDOFF_NURTURE_RECONCILE_GRACE_SECONDS = env_int(
+    "HANDOFF_NURTURE_RECONCILE_GRACE_SECONDS", 120, minimum=0
+)
+HANDOFF_NURTURE_RECONCILE_WINDOW_DAYS = env_int(
+    "HANDOFF_NURTURE_RECONCILE_WINDOW_DAYS", 7, minimum=1
+)
+HANDOFF_NURTURE_RECONCILE_MAX = env_int("HANDOFF_NURTURE_RECONCILE_MAX", 1000, minimum=1)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["NurtureExitEnum"] = "campaigns.nurture.models.Exit"
 
 # --- Outbox (issue 8: faults) ----------------------------------------------------

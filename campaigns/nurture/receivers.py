@@ -1,4 +1,8 @@
-"""Nurturing listens to the funnel: entering nurture enrolls, leaving it ends the enrollment."""
+"""Nurturing listens to the funnel: entering nurture enrolls, leaving it ends the enrollment.
+
+The reaction runs on commit, in the process that made the move; a reaction lost to a
+crash or an error is made up by `enrollments_reconcile`, run by beat. Both enroll through
+`enrollment_start_once`, so a stay in nurture gets one enrollment whichever runs first."""
 
 import logging
 
@@ -6,7 +10,7 @@ from funnel.models import Transition
 from leads.stages import Stage
 
 from .models import Enrollment
-from .services import enrollment_end, enrollment_start
+from .services import enrollment_end, enrollment_start_once
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +26,13 @@ def on_stage_changed(sender, *, lead_id, transition_id, from_stage, to_stage, re
             status = END_STATUS.get(to_stage, Enrollment.Status.COMPLETED)
             enrollment_end(lead_id=lead_id, status=status, at=at)
         if to_stage == Stage.NURTURE:
-            enrollment_start(lead_id=lead_id, from_stage=from_stage, reason=reason or "", at=at)
+            enrollment_start_once(
+                lead_id=lead_id, from_stage=from_stage, reason=reason or "", at=at
+            )
     except Exception:
         # Runs after the transition committed: a failure here must not turn the rep's
-        # reject into an error page. It is logged; `seed_nurture` enrolls leads left out.
+        # reject into an error page. It is logged; a lead left unenrolled is enrolled by
+        # beat's `nurture.reconcile` (`enrollments_reconcile`) after the grace period.
         log.exception(
             "nurture: could not follow lead %s from %s to %s", lead_id, from_stage, to_stage
         )

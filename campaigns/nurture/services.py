@@ -9,11 +9,14 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.scoring import engagement_record
+from funnel.lifecycle import RULES
+from funnel.models import Transition
 from leads.models import Lead
+from leads.stages import Stage
 from outbox.services import task_enqueue_on_commit
 
 from .models import (
@@ -62,6 +65,116 @@ def enrollment_start(
             next_position=0,
             next_due_at=at,
         )
+
+
+def enrollment_start_once(
+    *, lead_id: int, from_stage: str, reason: str = "", at: dt.datetime | None = None
+) -> Enrollment | None:
+    """`enrollment_start` for one stay in nurture, at most once.
+
+    Under the lead's row lock, nothing when an enrollment already started at or after `at`
+    (the move into nurture): the on-commit reaction and the reconciler, whichever comes
+    second, find the other's enrollment and leave it.
+    """
+    at = at or timezone.now()
+    with transaction.atomic():
+        # NO KEY UPDATE: waits for a move of the lead (FOR UPDATE) and for the other path,
+        # but not for a worker that holds this lead's enrollment and inserts its message (the
+        # foreign key check takes KEY SHARE on the lead): that order would deadlock.
+        Lead.objects.select_for_update(no_key=True, of=("self",)).filter(pk=lead_id).first()
+        if Enrollment.objects.filter(lead_id=lead_id, enrolled_at__gte=at).exists():
+            return None
+        return enrollment_start(lead_id=lead_id, from_stage=from_stage, reason=reason, at=at)
+
+
+# The moves into nurture whose on-commit reaction enrolls: an import's moves (verb "import")
+# are history and never enroll, so the reconciler leaves them too.
+NURTURE_VERBS = tuple(sorted({rule.verb for rule in RULES if rule.target == Stage.NURTURE}))
+
+
+def _programmes_match() -> Q | None:
+    """What the active programmes catch, as a filter on transitions; None when nothing."""
+    match = None
+    for programme in Programme.objects.filter(is_active=True):
+        rule = Q(from_stage__in=list(programme.exits))
+        if programme.reasons:
+            reasons = Q(reason__code__in=list(programme.reasons))
+            if "" in programme.reasons:
+                reasons |= Q(reason__isnull=True)
+            rule &= reasons
+        match = rule if match is None else match | rule
+    return match
+
+
+def enrollments_reconcile(
+    *,
+    now: dt.datetime,
+    grace: dt.timedelta | None = None,
+    window: dt.timedelta | None = None,
+    limit: int | None = None,
+) -> int:
+    """Enroll leads in nurture whose on-commit reaction was lost; returns how many.
+
+    The reaction runs after the move's commit, in the process that made it: a process that
+    died in between, or a reaction that raised, leaves the lead in nurture and unenrolled.
+    Candidates are the latest moves into nurture of leads still there, older than `grace`
+    (a reaction still in flight is not raced) and younger than `window` (old history is not
+    enrolled again, and the scan stays on the (to_stage, at) index), with no enrollment
+    started since, caught by an active programme, `limit` per run, oldest first. Each is
+    checked again under the lead's row lock, as the reaction checks, then enrolled as the
+    reaction would have enrolled it.
+    """
+    if grace is None:
+        grace = dt.timedelta(seconds=settings.HANDOFF_NURTURE_RECONCILE_GRACE_SECONDS)
+    if window is None:
+        window = dt.timedelta(days=settings.HANDOFF_NURTURE_RECONCILE_WINDOW_DAYS)
+    limit = limit or settings.HANDOFF_NURTURE_RECONCILE_MAX
+    match = _programmes_match()
+    if match is None:
+        return 0
+    later_entry = Transition.objects.filter(
+        lead_id=OuterRef("lead_id"), to_stage=Stage.NURTURE
+    ).filter(Q(at__gt=OuterRef("at")) | Q(at=OuterRef("at"), id__gt=OuterRef("id")))
+    enrolled_since = Enrollment.objects.filter(
+        lead_id=OuterRef("lead_id"), enrolled_at__gte=OuterRef("at")
+    )
+    candidates = list(
+        Transition.objects.filter(
+            match,
+            to_stage=Stage.NURTURE,
+            verb__in=NURTURE_VERBS,
+            at__gt=now - window,
+            at__lte=now - grace,
+            lead__stage=Stage.NURTURE,
+        )
+        .exclude(Exists(later_entry))
+        .exclude(Exists(enrolled_since))
+        .order_by("at", "id")
+        .values_list("id", "lead_id", "from_stage", "reason__code", "at")[:limit]
+    )
+    repaired = 0
+    for transition_id, lead_id, from_stage, reason, at in candidates:
+        with transaction.atomic():
+            # The lead may have moved on, or been enrolled, since the read: look again with
+            # its row locked (a move locks it too), as the reaction does.
+            lead = (
+                Lead.objects.select_for_update(no_key=True, of=("self",))
+                .filter(pk=lead_id, stage=Stage.NURTURE)
+                .first()
+            )
+            entry = (
+                Transition.objects.filter(lead_id=lead_id, to_stage=Stage.NURTURE)
+                .order_by("-at", "-id")
+                .values_list("id", flat=True)
+                .first()
+            )
+            if lead is None or entry != transition_id:
+                continue
+            if enrollment_start_once(
+                lead_id=lead_id, from_stage=from_stage, reason=reason or "", at=at
+            ):
+                repaired += 1
+    return repaired
 
 
 def enrollment_end(

@@ -1,10 +1,14 @@
-"""Thin tasks: the beat's tick hands due enrollments out in batches; a batch sends them.
+"""Thin tasks: the beat's tick hands due enrollments out in batches; a batch sends them;
+the reconciler enrolls leads whose on-commit enrollment was lost.
 
-Both are safe to run twice: the tick's conditional update and the worker's claim (see
-sending) make a second delivery of a batch, or a second beat, send nothing twice.
+All are safe to run twice: the tick's conditional update and the worker's claim (see
+sending) make a second delivery of a batch, or a second beat, send nothing twice; the
+reconciler enrolls a stay in nurture only where no enrollment started for it, under the
+lead's row lock.
 """
 
 import datetime as dt
+import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -12,7 +16,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from .sending import SendInterrupted, messages_send_due
-from .services import enrollments_queue_due
+from .services import enrollments_queue_due, enrollments_reconcile
+
+log = logging.getLogger(__name__)
 
 
 def retry_countdown(retries: int) -> int:
@@ -28,6 +34,14 @@ def tick(now: str | None = None) -> str:
     at = dt.datetime.fromisoformat(now) if now else timezone.now()
     batches = enrollments_queue_due(now=at)
     return f"queued {sum(len(batch) for batch in batches)} in {len(batches)} batches"
+
+
+@shared_task(name="nurture.reconcile", ignore_result=True)
+def reconcile(now: str | None = None) -> int:
+    at = dt.datetime.fromisoformat(now) if now else timezone.now()
+    repaired = enrollments_reconcile(now=at)
+    log.info("nurture: reconciled %d leads left in nurture without an enrollment", repaired)
+    return repaired
 
 
 @shared_task(

@@ -23,6 +23,7 @@ def test_it_routes_an_import_to_the_imports_queue(route):
         "imports.resume_stalled",  # a quick sweep that only queues jobs again
         "nurture.tick",
         "nurture.send_batch",
+        "nurture.reconcile",
         "campaigns.scores_recompute_all",
         "dashboards.refresh_facts",
         "funnel.find_sla_breaches",
