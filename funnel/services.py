@@ -34,19 +34,22 @@ _STAGES = set(Stage.values)
 MAX_NOTE = 5000
 
 
+def stage_changed_arguments(row: Transition) -> dict:
+    """What `stage_changed` says of a move: its receivers' keyword arguments."""
+    return {
+        "lead_id": row.lead_id,
+        "transition_id": row.pk,
+        "from_stage": row.from_stage,
+        "to_stage": row.to_stage,
+        "verb": row.verb,
+        "reason": row.reason.code if row.reason_id else "",
+    }
+
+
 def _announce_on_commit(row: Transition) -> None:
     """Tell other apps about the move once it is committed, never before."""
     transaction.on_commit(
-        partial(
-            stage_changed.send,
-            sender=Transition,
-            lead_id=row.lead_id,
-            transition_id=row.pk,
-            from_stage=row.from_stage,
-            to_stage=row.to_stage,
-            verb=row.verb,
-            reason=row.reason.code if row.reason_id else "",
-        )
+        partial(stage_changed.send, sender=Transition, **stage_changed_arguments(row))
     )
 
 

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from campaigns.services import campaign_create, membership_touch
 from funnel.models import Transition
-from funnel.services import lead_create
+from funnel.services import lead_create, stage_changed_arguments
 from funnel.signals import stage_changed
 from leads.models import Lead
 from tests.conftest import move
@@ -28,11 +28,8 @@ def import_into(lead, stage: str, at: dt.datetime):
             at=at,
         )  # fmt: skip
         transaction.on_commit(
-            partial(
-                stage_changed.send, sender=Transition, lead_id=lead.pk, transition_id=row.pk,
-                from_stage=from_stage, to_stage=stage, verb="import", reason="",
-            )
-        )  # fmt: skip
+            partial(stage_changed.send, sender=Transition, **stage_changed_arguments(row))
+        )
     lead.refresh_from_db()
     return row
 

@@ -16,6 +16,7 @@ from campaigns.nurture.services import enrollments_reconcile
 from campaigns.nurture.tasks import reconcile
 from config.celery import app
 from funnel.models import Transition
+from funnel.services import stage_changed_arguments
 from funnel.signals import stage_changed
 from leads.models import Lead
 from tests.conftest import move
@@ -50,15 +51,7 @@ def lost(make_lead, manager, django_capture_on_commit_callbacks):
 
 def react(row: Transition) -> None:
     """The nurture reaction to `row`, with the arguments `funnel.services` announces."""
-    on_stage_changed(
-        sender=Transition,
-        lead_id=row.lead_id,
-        transition_id=row.pk,
-        from_stage=row.from_stage,
-        to_stage=row.to_stage,
-        verb=row.verb,
-        reason=row.reason.code if row.reason_id else "",
-    )
+    on_stage_changed(sender=Transition, **stage_changed_arguments(row))
 
 
 @pytest.mark.django_db
