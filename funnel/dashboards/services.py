@@ -190,46 +190,31 @@ LEAD_COLUMNS = ("id", "stage", "source", "owner_id")
 
 def lead_fact_refresh(*, lead_id: int) -> LeadFact | None:
     """Recompute one lead's fact from its log and move the rollups by the difference."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Waits for a running rebuild (EXCLUSIVE) before reading the fact, so the change
-            # is applied to what the rebuild wrote; refreshes do not block each other.
-            with connection.cursor() as cursor:
-                cursor.execute("LOCK TABLE dashboards_leadfact IN ROW EXCLUSIVE MODE")
-        # The lead's row lock (the one transitions take) queues refreshes of one lead.
-        lead = (
-            Lead.objects.select_for_update(of=("self",))
-            .filter(pk=lead_id)
-            .values(*LEAD_COLUMNS)
-            .first()
-        )
-        old = LeadFact.objects.filter(pk=lead_id).first()
-        new = _facts([lead], {"lead_id": lead_id})[lead_id] if lead else None
-        delta = rollup_rows(old, sign=-1)
-        rollup_rows(new, sign=1, into=delta)
-        rollups_add(_nonzero(delta))
-        if new is None:
-            if old is not None:
-                old.delete()
-            return None
-        fact = _fact_model(lead_id, new)
-        fact.save(force_insert=old is None)
-        return fact
+    return _refresh([lead_id]).get(lead_id)
 
 
 def lead_facts_refresh(*, lead_ids) -> int:
-    """`lead_fact_refresh` for many leads in one transaction: the leads locked in id order
-    (as imports lock them, so two batches never wait on each other in a cycle), their logs
-    read set-wise, and their changes folded into ONE delta before it touches the count
-    tables. An import's leads share their rollup rows (same day, campaign, source), so a
-    thousand leads move a few dozen rows once instead of each row a thousand times."""
+    """`lead_fact_refresh` for many leads in one transaction. An import's leads share their
+    rollup rows (same day, campaign, source), so a thousand leads move a few dozen rows
+    once instead of each row a thousand times."""
     ids = sorted(set(lead_ids))
-    if not ids:
-        return 0
+    if ids:
+        _refresh(ids)
+    return len(ids)
+
+
+def _refresh(ids: list[int]) -> dict[int, LeadFact]:
+    """Recompute the facts of `ids` (sorted) from their logs and apply their changes to the
+    count tables folded into ONE delta; the facts written, by lead id."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
+            # Waits for a running rebuild (EXCLUSIVE) before reading the facts, so the change
+            # is applied to what the rebuild wrote; refreshes do not block each other.
             with connection.cursor() as cursor:
                 cursor.execute("LOCK TABLE dashboards_leadfact IN ROW EXCLUSIVE MODE")
+        # The leads' row locks (the ones transitions take) queue refreshes of one lead; taken
+        # in id order, as imports take them, so two batches never wait on each other in a
+        # cycle.
         leads = list(
             Lead.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
@@ -243,12 +228,16 @@ def lead_facts_refresh(*, lead_ids) -> int:
             rollup_rows(olds.get(lead_id), sign=-1, into=delta)
             rollup_rows(news.get(lead_id), sign=1, into=delta)
         rollups_add(_nonzero(delta))
-        if olds:
-            LeadFact.objects.filter(pk__in=list(olds)).delete()
-        LeadFact.objects.bulk_create(
-            [_fact_model(lead_id, fact) for lead_id, fact in news.items() if fact is not None]
+        gone = [lead_id for lead_id in olds if news.get(lead_id) is None]
+        if gone:
+            LeadFact.objects.filter(pk__in=gone).delete()
+        written = LeadFact.objects.bulk_create(
+            [_fact_model(lead_id, fact) for lead_id, fact in news.items() if fact is not None],
+            update_conflicts=True,
+            unique_fields=["lead"],
+            update_fields=FACT_COLUMNS[1:],  # all but the lead
         )
-    return len(ids)
+    return {fact.lead_id: fact for fact in written}
 
 
 def lead_facts_refresh_quietly(*, lead_ids) -> None:
