@@ -197,18 +197,21 @@ def test_a_postgresql_restart_fails_requests_cleanly_and_loses_nothing(
             others: list = []
             stop = threading.Event()
 
+            def accept(pk: int):
+                return answer(
+                    port,
+                    "POST",
+                    f"/api/leads/{pk}/transitions/",
+                    {"to": "sal", "from": "mql"},
+                    {**auth, "Content-Type": "application/json"},
+                )
+
             def accept_all():
                 while not stop.is_set():
                     for pk in leads:
                         if 201 in answers[pk] or 409 in answers[pk]:
                             continue
-                        status, _, text = answer(
-                            port,
-                            "POST",
-                            f"/api/leads/{pk}/transitions/",
-                            {"to": "sal", "from": "mql"},
-                            {**auth, "Content-Type": "application/json"},
-                        )
+                        status, _, text = accept(pk)
                         answers[pk].append(status)
                         if status not in (201, 503):
                             others.append((pk, status, text))
@@ -251,13 +254,7 @@ def test_a_postgresql_restart_fails_requests_cleanly_and_loses_nothing(
             assert answer(port, "GET", "/leads/", headers={"Cookie": session})[0] == 200
             for pk in leads:
                 if 201 not in answers[pk]:
-                    status, _, text = answer(
-                        port,
-                        "POST",
-                        f"/api/leads/{pk}/transitions/",
-                        {"to": "sal", "from": "mql"},
-                        {**auth, "Content-Type": "application/json"},
-                    )
+                    status, _, text = accept(pk)
                     # 409: the commit made it before the crash though its answer did not.
                     assert status in (201, 409), text
                     if status == 409:
