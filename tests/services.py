@@ -61,6 +61,27 @@ def start_smtp() -> tuple[Controller, SMTPRecorder]:
     return controller, recorder
 
 
+def gunicorn_command(port: int, *, workers: int, threads: int) -> list[str]:
+    """gunicorn serving the app on 127.0.0.1:`port` as production does (threaded workers),
+    quietly: for the tests and benchmarks that need a real server."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+    ]
+
+
 def database_url(settings_dict: dict) -> str:
     user = settings_dict.get("USER") or ""
     password = settings_dict.get("PASSWORD") or ""

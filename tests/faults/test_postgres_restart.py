@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -35,7 +34,7 @@ from funnel.models import Transition
 from funnel.services import lead_create, transition_lead
 from leads.models import Lead
 from leads.roles import MANAGER
-from tests.services import ROOT, database_url, free_port, wait_for
+from tests.services import ROOT, database_url, free_port, gunicorn_command, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -61,26 +60,7 @@ def default_database_at(url_settings: dict):
 
 
 def serve(port: int, env: dict) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = subprocess.Popen(gunicorn_command(port, workers=2, threads=4), cwd=ROOT, env=env)
     wait_for(lambda: answer(port, "GET", "/accounts/login/")[0] == 200, message="gunicorn")
     return server
 
