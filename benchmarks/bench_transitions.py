@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -62,26 +61,9 @@ def _serve(port: int, database_url: str) -> subprocess.Popen:
         ALLOWED_HOSTS="127.0.0.1",
         STATIC_MANIFEST="0",
     )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "8",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    from tests.services import gunicorn_command
+
+    server = subprocess.Popen(gunicorn_command(port, workers=4, threads=8), cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
