@@ -42,9 +42,15 @@ def _prepare():
         tokens.append(Token.objects.create(user=user).key)
         mine = []
         for index in range(PER_CLIENT):
+            # The client's own leads: a rep accepts only their own (or unassigned) MQLs, and
+            # an unassigned MQL would be handed to some rep by the round robin.
             lead = lead_create(
                 system_actor="bench",
-                fields={"email": f"c{number}-{index}@bench.example", "company": "Bench"},
+                fields={
+                    "email": f"c{number}-{index}@bench.example",
+                    "company": "Bench",
+                    "owner": user,
+                },
             )
             transition_lead(lead_id=lead.pk, to="mql", system_actor="bench")
             mine.append(lead.pk)
