@@ -180,10 +180,7 @@ def sql_floor(path: Path, rows: int) -> dict:
         with Timer() as timer:
             cursor.execute("BEGIN")
             cursor.execute("SET LOCAL synchronous_commit TO off")  # as Handoff's batches
-            statement = f"COPY floor_staging ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"
-            with open(path, "rb") as handle, cursor.copy(statement) as cp:
-                while chunk := handle.read(1 << 20):
-                    cp.write(chunk)
+            _copy_rate(cursor, "floor_staging", path, columns)
             # Sorting a million rows in memory, not on disk; its own tables in the
             # statements that follow (one statement with two inserts fed by one RETURNING
             # measured slower).
