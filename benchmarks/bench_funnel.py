@@ -234,8 +234,8 @@ def _run(big, small, request_count) -> dict:
     from django.utils import timezone
 
     from campaigns.models import Campaign
-    from funnel.dashboards.services import rollups_rebuild
     from funnel.models import PipelineStage, ReasonCode
+    from reporting.services import rollups_rebuild
 
     users = get_user_model()
     manager = users.objects.create_user("bench-manager", password="bench-password-1")

@@ -17,3 +17,15 @@ class CampaignsConfig(AppConfig):
         from .erasure import erase_marketing_data
 
         lead_erased.connect(erase_marketing_data, dispatch_uid="campaigns-erase")
+
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import CampaignMembership
+        from .signals import _announce_one
+
+        for signal in (post_save, post_delete):
+            signal.connect(
+                _announce_one,
+                sender=CampaignMembership,
+                dispatch_uid=f"campaigns-membership-{id(signal)}",
+            )

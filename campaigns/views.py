@@ -13,7 +13,6 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.security import frameable
-from funnel.selectors import funnel_snapshot, snapshot_rows
 
 from . import services
 from .capture import (
@@ -247,7 +246,6 @@ def campaign_detail(request, slug):
             "campaign": campaign,
             "can_edit": can_edit_marketing(request.user),
             "by_stage": campaign_members_by_stage(campaign),
-            "numbers": snapshot_rows(funnel_snapshot(campaign=campaign.slug)),
             "members": campaign_recent_members(campaign),
             "submissions": campaign_recent_submissions(campaign),
             "landing_url": landing_url,

@@ -49,7 +49,7 @@ INSTALLED_APPS = [
     "campaigns",
     "campaigns.imports",
     "campaigns.nurture",
-    "funnel.dashboards",
+    "reporting",
     "outbox",
 ]
 

@@ -10,6 +10,8 @@ from campaigns.nurture import urls as nurture_urls
 from funnel import api as funnel_api
 from funnel import views as funnel_views
 from leads import views as leads_views
+from reporting import api as reporting_api
+from reporting import views as reporting_views
 
 from . import errors
 from .auth_token import obtain_auth_token
@@ -27,7 +29,7 @@ api = [
         name="api-bulk-transitions",
     ),
     path("reasons/", funnel_api.ReasonList.as_view(), name="api-reasons"),
-    path("funnel/", funnel_api.FunnelView.as_view(), name="api-funnel"),
+    path("funnel/", reporting_api.FunnelView.as_view(), name="api-funnel"),
     path("campaigns/", campaigns_api.CampaignListCreate.as_view(), name="api-campaigns"),
     path("capture/<slug:slug>/", campaigns_api.CaptureView.as_view(), name="api-capture"),
     path("imports/", imports_api.ImportListCreate.as_view(), name="api-imports"),
@@ -42,7 +44,7 @@ api = [
 ]
 
 urlpatterns = [
-    path("", funnel_views.home, name="home"),
+    path("", reporting_views.home, name="home"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
@@ -53,7 +55,7 @@ urlpatterns = [
     path("leads/<int:pk>/", funnel_views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/move/", funnel_views.lead_move, name="lead-move"),
     path("leads/<int:pk>/erase/", funnel_views.lead_erase_page, name="lead-erase"),
-    path("dashboard/", include("funnel.dashboards.urls")),
+    path("dashboard/", include("reporting.urls")),
     path("", include("funnel.urls")),
     path("imports/", include("campaigns.imports.urls")),
     path("", include(nurture_urls.urlpatterns)),

@@ -17,12 +17,10 @@ from leads.services import lead_erase, lead_update
 from . import services
 from .models import ReasonCode
 from .queue import leads_decide
-from .selectors import funnel_snapshot, lead_history
+from .selectors import lead_history
 from .serializers import (
     BulkTransitionRequestSerializer,
     BulkTransitionResponseSerializer,
-    FunnelQuerySerializer,
-    FunnelSerializer,
     LeadDetailSerializer,
     LeadSerializer,
     LeadWriteSerializer,
@@ -131,15 +129,6 @@ class ReasonList(generics.ListAPIView):
     pagination_class = None
     queryset = ReasonCode.objects.filter(is_active=True)
     filterset_class = None
-
-
-class FunnelView(APIView):
-    permission_classes = [HasRole]
-
-    @extend_schema(parameters=[FunnelQuerySerializer], responses=FunnelSerializer)
-    def get(self, request):
-        filters = _validated(FunnelQuerySerializer, request.query_params.dict())
-        return Response(funnel_snapshot(**filters, user=request.user))
 
 
 class BulkTransitions(APIView):

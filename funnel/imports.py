@@ -32,8 +32,7 @@ from leads.stages import Stage
 from .models import Transition
 
 # Sent on commit after each batch of an import, with keyword arguments:
-# created (list of lead ids), moved (list of lead ids), system_actor, and joined (lead ids
-# that neither were created nor moved but joined the import's campaign).
+# created (list of lead ids), moved (list of lead ids) and system_actor.
 leads_imported = Signal()
 # The same, sent inside the batch's transaction before it commits: for work that must
 # commit with the batch or not at all (a task message in the outbox).
@@ -103,29 +102,6 @@ def _send_on_commit(created: list[int], moved: list[int], system_actor: str) -> 
                 sender=Transition,
                 created=created,
                 moved=moved,
-                system_actor=system_actor,
-            )
-        )
-
-
-def leads_joined_on_commit(lead_ids: list[int], system_actor: str) -> None:
-    """Existing leads an import added to its campaign without moving them: their funnel
-    counts per campaign change as much as a move's would."""
-    if lead_ids:
-        leads_importing.send(
-            sender=Transition,
-            created=[],
-            moved=[],
-            joined=list(lead_ids),
-            system_actor=system_actor,
-        )
-        transaction.on_commit(
-            partial(
-                leads_imported.send,
-                sender=Transition,
-                created=[],
-                moved=[],
-                joined=list(lead_ids),
                 system_actor=system_actor,
             )
         )

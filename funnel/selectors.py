@@ -3,7 +3,6 @@
 from leads.models import Lead
 from leads.roles import SALES_REP, roles_of
 from leads.selectors import can_act_on
-from leads.stages import BUCKETS, FORWARD_PATH
 
 from .lifecycle import Rule, rules_from
 from .models import PipelineStage, ReasonCode
@@ -32,31 +31,3 @@ def reasons_for(verb: str) -> list[ReasonCode]:
 
 def active_pipeline_stages():
     return PipelineStage.objects.filter(is_active=True)
-
-
-def funnel_snapshot(**filters) -> dict:
-    """The /api/funnel/ numbers, read from the dashboards' rollups of the log."""
-    from .dashboards.selectors import funnel_snapshot as from_rollups
-
-    return from_rollups(**filters)
-
-
-def snapshot_rows(snapshot: dict) -> dict:
-    """The snapshot as rows for a template: buckets, stages, and the cohort path with the
-    conversion into each stage and the median days to reach it."""
-    path = []
-    for index, stage in enumerate(FORWARD_PATH):
-        before = FORWARD_PATH[index - 1] if index else None
-        path.append(
-            {
-                "stage": stage,
-                "reached": snapshot["reached"][stage],
-                "conversion": snapshot["conversion"].get(f"{before}->{stage}") if before else None,
-                "days_to": snapshot["days_to"].get(stage),
-            }
-        )
-    return {
-        "buckets": [(bucket, snapshot[bucket]) for bucket in BUCKETS],
-        "stages": list(snapshot["stages"].items()),
-        "path": path,
-    }

@@ -12,7 +12,7 @@ from . import services
 from .errors import TransitionError
 from .forms import TransitionForm
 from .lifecycle import rule_for
-from .selectors import actions_for, funnel_snapshot, lead_history, snapshot_rows
+from .selectors import actions_for, lead_history
 from .workspace_selectors import lead_workspace_context
 
 
@@ -96,16 +96,3 @@ def lead_move(request, pk):
         return _lead_page(request, lead, bound=form if form.errors else None, status=exc.status)
     messages.success(request, f"{rule.label}: {lead.display_name} is now {rule.target.upper()}.")
     return redirect("lead-detail", pk=lead.pk)
-
-
-@login_required
-def home(request):
-    _require_role(request.user)
-    return render(
-        request,
-        "funnel/home.html",
-        {
-            "everyone": snapshot_rows(funnel_snapshot(user=request.user)),
-            "mine": snapshot_rows(funnel_snapshot(user=request.user, owner="me")),
-        },
-    )

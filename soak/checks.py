@@ -13,12 +13,12 @@ from django.db import transaction
 
 from campaigns.imports.models import ImportJob
 from campaigns.nurture.models import Message
-from funnel.dashboards.services import rollups_rebuild
 from funnel.imports import IMPORT_VERB, moves_forward
 from funnel.lifecycle import rule_for
 from funnel.models import Transition
-from funnel.selectors import funnel_snapshot
 from leads.models import Lead
+from reporting.selectors import funnel_snapshot
+from reporting.services import rollups_rebuild
 from tests.dashboards.recount import recount, rollup_state
 
 from .load import Tally

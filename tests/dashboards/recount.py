@@ -7,12 +7,12 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from campaigns.models import CampaignMembership
-from funnel.dashboards.facts import duration_bin, median_seconds
-from funnel.dashboards.models import LeadFact
-from funnel.dashboards.services import TABLES
 from funnel.models import Transition
 from leads.models import Lead
 from leads.stages import BUCKETS, FORWARD_PATH, FORWARD_RANK, Stage
+from reporting.facts import duration_bin, median_seconds
+from reporting.models import LeadFact
+from reporting.services import TABLES
 
 
 def _in_scope(lead, rows, *, campaign, source, owner, since, until, user):

@@ -4,8 +4,7 @@ import datetime as dt
 
 import pytest
 
-from funnel.dashboards.selectors import dashboard_numbers, funnel_scope, trend_numbers
-from funnel.selectors import funnel_snapshot
+from reporting.selectors import dashboard_numbers, funnel_scope, funnel_snapshot, trend_numbers
 from tests.dashboards.conftest import day
 from tests.dashboards.recount import recount
 

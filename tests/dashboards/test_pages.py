@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from funnel.dashboards.exports import csv_cell
+from reporting.exports import csv_cell
 
 pytestmark = pytest.mark.django_db
 
@@ -216,8 +216,8 @@ def test_it_reads_each_page_in_a_fixed_number_of_queries(
 def test_it_says_when_the_numbers_are_still_catching_up(client, manager, url):
     """Refreshes queued for workers (an import's leads, a thousand per task) and not yet
     done: every dashboard page says how many leads they still have to count."""
-    from funnel.dashboards.tasks import refresh_facts
     from outbox.models import PendingTask
+    from reporting.tasks import refresh_facts
 
     client.force_login(manager)
     assert 'id="catching-up"' not in client.get(url).content.decode()

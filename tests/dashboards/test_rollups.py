@@ -11,27 +11,27 @@ from django.db import connection
 
 from campaigns.models import Campaign, CampaignMembership
 from campaigns.services import campaign_create, membership_touch
-from funnel.dashboards.models import (
+from funnel.errors import TransitionError
+from funnel.lifecycle import rules_from
+from funnel.models import Transition
+from funnel.services import lead_create
+from leads.models import Lead
+from leads.services import lead_update
+from leads.stages import FORWARD_RANK
+from reporting.models import (
     CohortCount,
     DurationBin,
     LeadFact,
     ReachCount,
     ReasonCount,
 )
-from funnel.dashboards.services import (
+from reporting.selectors import funnel_snapshot
+from reporting.services import (
     lead_fact_refresh,
     lead_facts_refresh,
     lead_facts_refresh_quietly,
     rollups_rebuild,
 )
-from funnel.errors import TransitionError
-from funnel.lifecycle import rules_from
-from funnel.models import Transition
-from funnel.selectors import funnel_snapshot
-from funnel.services import lead_create
-from leads.models import Lead
-from leads.services import lead_update
-from leads.stages import FORWARD_RANK
 from tests.conftest import move
 from tests.dashboards.conftest import T0, import_into
 from tests.dashboards.recount import recount, rollup_state
@@ -191,7 +191,7 @@ def test_a_failed_batch_refresh_falls_back_to_one_by_one(make_lead, monkeypatch,
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("funnel.dashboards.services.lead_facts_refresh", broken)
+    monkeypatch.setattr("reporting.services.lead_facts_refresh", broken)
     lead_facts_refresh_quietly(lead_ids=[lead.pk])
     assert LeadFact.objects.filter(pk=lead.pk).exists()
     assert "refreshing one by one" in caplog.text
@@ -304,8 +304,8 @@ def test_it_follows_changes_made_without_a_transition(
     make_lead, manager, rep, django_capture_on_commit_callbacks
 ):
     from campaigns.models import CampaignMembership
-    from funnel.dashboards.selectors import funnel_scope, scoreboard
     from funnel.models import Opportunity
+    from reporting.selectors import funnel_scope, scoreboard
 
     with django_capture_on_commit_callbacks(execute=True):
         lead = make_lead("customer", source="web")

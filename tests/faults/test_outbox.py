@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from campaigns.imports.tasks import run_import
 from campaigns.nurture.tasks import tick
-from funnel.dashboards.tasks import refresh_facts
 from outbox.models import PendingTask
 from outbox.services import pending_tasks_send, task_enqueue_on_commit
+from reporting.tasks import refresh_facts
 from tests.services import broker_at, free_port
 
 

@@ -18,12 +18,12 @@ from campaigns.models import Campaign
 from campaigns.nurture.models import Enrollment, Message, Programme, Step
 from campaigns.nurture.services import enrollments_queue_due
 from campaigns.services import scoring_rule_save, segment_save
-from funnel.dashboards import receivers
-from funnel.dashboards.models import LeadFact
 from funnel.imports import leads_importing
 from funnel.models import Transition
 from leads.models import Lead
 from outbox.models import PendingTask
+from reporting import receivers
+from reporting.models import LeadFact
 from tests.dashboards.recount import rollup_state
 from tests.services import wait_for
 
@@ -112,7 +112,7 @@ def test_work_queued_while_redis_is_down_is_done_when_it_is_back(
     assert len(smtp_server.messages) == 1
     # The rollups the worker wrote equal a rebuild from the log.
     live = rollup_state()
-    from funnel.dashboards.services import rollups_rebuild
+    from reporting.services import rollups_rebuild
 
     rollups_rebuild()
     assert rollup_state() == live

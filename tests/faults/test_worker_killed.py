@@ -17,13 +17,13 @@ from django.utils import timezone
 from campaigns.models import EngagementEvent
 from campaigns.scoring import RECOMPUTE_BATCH, scores_recompute
 from campaigns.services import scores_recompute_queue
-from funnel.dashboards.models import LeadFact
-from funnel.dashboards.services import rollups_rebuild
-from funnel.dashboards.tasks import refresh_facts
 from funnel.models import Transition
 from leads.models import Lead
 from outbox.models import PendingTask
 from outbox.services import pending_tasks_send, task_enqueue_on_commit
+from reporting.models import LeadFact
+from reporting.services import rollups_rebuild
+from reporting.tasks import refresh_facts
 from tests.dashboards.recount import rollup_state
 from tests.services import database_url, wait_for
 

@@ -187,7 +187,7 @@ ROWS = {
         "POST", "/leads/{missing}/move/", "page", everyone(404), data={"from_stage": "mql"}
     ),
     "admin": row("GET", "/admin/", "page", public(302), check=admin_login),
-    # --- funnel.dashboards
+    # --- reporting
     "dashboard": row("GET", "/dashboard/", "page", everyone()),
     "dashboard-campaigns": row("GET", "/dashboard/campaigns/", "page", everyone()),
     "dashboard-my-campaigns": row(

@@ -4,7 +4,7 @@ found the unmoved ones missing from the campaign's rollups)."""
 
 import pytest
 
-from funnel.selectors import funnel_snapshot
+from reporting.selectors import funnel_snapshot
 from tests.dashboards.recount import recount
 
 from .conftest import counts, import_csv

@@ -6,9 +6,9 @@ import pytest
 
 from campaigns.models import CampaignMembership
 from funnel.models import Transition
-from funnel.selectors import funnel_snapshot
 from funnel.services import lead_create
 from leads.models import Lead
+from reporting.selectors import funnel_snapshot
 
 from .conftest import counts, import_csv
 
@@ -142,7 +142,7 @@ def test_membership_keeps_the_first_touch_and_touches_again_only_on_a_change(db,
 
 def test_a_large_import_batch_refreshes_the_rollups_through_workers(committed, monkeypatch):
     from config.celery import app
-    from funnel.dashboards import receivers
+    from reporting import receivers
 
     monkeypatch.setattr(receivers, "SYNC_REFRESH_LIMIT", 1)
     monkeypatch.setattr(receivers, "REFRESH_CHUNK", 2)

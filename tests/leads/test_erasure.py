@@ -7,8 +7,8 @@ from campaigns.nurture.models import Audience, AudienceMember
 from campaigns.scoring import engagement_record
 from campaigns.services import campaign_create, membership_touch
 from funnel.models import Transition
-from funnel.selectors import funnel_snapshot
 from leads.models import Erasure, Lead
+from reporting.selectors import funnel_snapshot
 from tests.conftest import move
 
 pytestmark = pytest.mark.django_db

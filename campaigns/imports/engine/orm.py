@@ -7,12 +7,12 @@ from django.db import transaction
 from django.db.models import F
 
 from campaigns.models import CampaignMembership
+from campaigns.signals import memberships_changed
 from funnel.imports import (
     IMPORT_RANK,
     IMPORT_VERB,
     ImportRecord,
     leads_import_records,
-    leads_joined_on_commit,
 )
 from funnel.models import Transition
 
@@ -138,7 +138,7 @@ def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
     )
     # See _memberships_postgresql: existing leads that joined are announced here.
     created = {r.lead_id for r in records if r.created}
-    leads_joined_on_commit([i for i in joined if i not in created], job.system_actor)
+    memberships_changed(i for i in joined if i not in created)
     touched = {r.lead_id for r in records if r.changed and not r.created} & members
     if touched:
         CampaignMembership.objects.filter(

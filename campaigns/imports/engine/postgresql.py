@@ -10,12 +10,12 @@ from django.db.models import F
 from psycopg import sql
 
 from campaigns.models import Campaign, CampaignMembership
+from campaigns.signals import memberships_changed
 from funnel.imports import (
     BATCH_COLUMNS,
     IMPORT_RANK,
     TEXT_FIELDS,
     leads_import_merge,
-    leads_joined_on_commit,
     new_leads_table,
 )
 from leads.models import Lead
@@ -461,7 +461,7 @@ def _memberships_postgresql(cursor, batch_table: str, job: ImportJob, *, touch: 
     )
     # Leads already there that joined the campaign now: the merge's own announcement (new
     # and moved leads) does not cover them, and the campaign's rollups must count them.
-    leads_joined_on_commit([row[0] for row in cursor.fetchall()], job.system_actor)
+    memberships_changed(row[0] for row in cursor.fetchall())
     if touch:
         # Rows inserted just above have touched_at = now: they are not touched twice.
         cursor.execute(NESTED_LOOPS_ONLY)

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from campaigns.models import CampaignMembership
 from funnel.models import Opportunity, Transition
 from leads.models import Lead
 
@@ -135,10 +136,8 @@ def _log_rows(which: dict) -> dict[int, list[LogRow]]:
 
 
 def _campaigns(which: dict) -> dict[int, list[int]]:
-    # Through the reverse relation: funnel does not import campaigns.
-    membership = Lead._meta.get_field("memberships").related_model
     found = defaultdict(list)
-    pairs = membership.objects.filter(**which).values_list("lead_id", "campaign_id")
+    pairs = CampaignMembership.objects.filter(**which).values_list("lead_id", "campaign_id")
     for lead_id, campaign_id in pairs:
         found[lead_id].append(campaign_id)
     return found

@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
-from funnel.serializers import FunnelQuerySerializer
+from campaigns.models import Campaign
 from leads.roles import MANAGER, MARKETER, SALES_REP, has_role, roles_of
 from leads.selectors import lead_owner_candidates
 from leads.stages import FORWARD_PATH, FORWARD_RANK, Stage
@@ -19,13 +19,15 @@ from .charts import funnel_chart, trend_charts
 from .exports import csv_response
 from .selectors import (
     SCOREBOARD_SORTS,
-    campaign_model,
     dashboard_numbers,
     funnel_scope,
+    funnel_snapshot,
     leads_being_counted,
     scoreboard,
+    snapshot_rows,
     trend_numbers,
 )
+from .serializers import FunnelQuerySerializer
 
 FILTER_NAMES = ("since", "until", "campaign", "source", "owner")
 BOARD_COLUMNS = (
@@ -79,7 +81,7 @@ def _context(request, scope, errors, **extra):
         "time_zone": str(zone),
         "today": timezone.localdate(timezone=zone),
         "query": _query(scope),
-        "campaigns": campaign_model().objects.only("name", "slug"),
+        "campaigns": Campaign.objects.only("name", "slug"),
         "owners": lead_owner_candidates(),
         "board_columns": BOARD_COLUMNS,
         "catching_up": leads_being_counted(),
@@ -227,3 +229,17 @@ def leads_behind(request):
         here=_query(scope, stage=stage, reached=reached),
     )
     return render(request, "dashboards/leads.html", context, status=400 if errors else 200)
+
+
+@login_required
+def home(request):
+    """The home page: everyone's funnel and the user's own."""
+    _require_role(request.user)
+    return render(
+        request,
+        "funnel/home.html",
+        {
+            "everyone": snapshot_rows(funnel_snapshot(user=request.user)),
+            "mine": snapshot_rows(funnel_snapshot(user=request.user, owner="me")),
+        },
+    )

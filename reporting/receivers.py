@@ -1,16 +1,19 @@
 """Keep the rollups in step with the log: every committed change to a lead refreshes its fact.
 
 Transitions and lead creation send `stage_changed` on commit. Changes that move a lead
-between dimensions without a transition (owner, source, campaign membership, a won deal's
-amount) are caught from the models' own signals and refreshed on commit too. Anything
-written around these paths (raw SQL, queryset.update) is put right by `rebuild_rollups`.
+between dimensions without a transition (owner, source, a won deal's amount) are caught
+from the models' own signals, campaign membership from campaigns' `membership_changed`;
+they are refreshed on commit too. Anything written around these paths (raw SQL,
+queryset.update) is put right by `rebuild_rollups`.
 """
 
 from functools import partial
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 
+from campaigns.models import CampaignMembership
+from campaigns.signals import membership_changed
 from funnel.imports import leads_imported, leads_importing
 from funnel.models import Opportunity
 from funnel.signals import stage_changed
@@ -65,8 +68,11 @@ def on_lead_saved(sender, instance, created, update_fields=None, **kwargs):
     _later(instance.pk)
 
 
-def on_membership_changed(sender, instance, **kwargs):
-    _later(instance.lead_id)
+def on_membership_changed(sender, *, lead_ids, **kwargs):
+    """Leads that joined or left a campaign: their counts per campaign change as much as a
+    move's would (a large import batch's by workers, as on_leads_importing)."""
+    on_leads_importing(sender, created=lead_ids, moved=())
+    transaction.on_commit(partial(on_leads_imported, sender, created=lead_ids, moved=()))
 
 
 def on_opportunity_saved(sender, instance, created, **kwargs):
@@ -79,13 +85,9 @@ def connect() -> None:
     leads_importing.connect(on_leads_importing, dispatch_uid="dashboards-leads-importing")
     leads_imported.connect(on_leads_imported, dispatch_uid="dashboards-leads-imported")
     post_save.connect(on_lead_saved, sender=Lead, dispatch_uid="dashboards-lead-saved")
-    # A lazy sender: funnel does not import campaigns.
-    for signal in (post_save, post_delete):
-        signal.connect(
-            on_membership_changed,
-            sender="campaigns.CampaignMembership",
-            dispatch_uid=f"dashboards-membership-{id(signal)}",
-        )
+    membership_changed.connect(
+        on_membership_changed, sender=CampaignMembership, dispatch_uid="dashboards-membership"
+    )
     post_save.connect(
         on_opportunity_saved, sender=Opportunity, dispatch_uid="dashboards-opportunity-saved"
     )

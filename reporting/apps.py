@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class DashboardsConfig(AppConfig):
-    name = "funnel.dashboards"
+    name = "reporting"
     label = "dashboards"
     verbose_name = "Dashboards"
     default_auto_field = "django.db.models.BigAutoField"

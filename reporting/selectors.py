@@ -12,8 +12,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from funnel.models import Transition
-from leads.models import Lead
+from campaigns.models import Campaign, CampaignMembership
 from leads.stages import BUCKETS, FORWARD_PATH, Stage
 
 from .facts import BIN_EDGES_HOURS, median_seconds, source_key
@@ -34,15 +33,6 @@ from .models import (
 from .periods import period_q
 
 NOTHING = -2  # a key no row has: the filter names a campaign or owner that does not exist
-
-
-def campaign_model():
-    # The log's campaign relation names the model: funnel does not import campaigns.
-    return Transition._meta.get_field("campaign").related_model
-
-
-def membership_model():
-    return Lead._meta.get_field("memberships").related_model
 
 
 @dataclass(frozen=True)
@@ -89,7 +79,7 @@ class Scope:
         """The lead facts of the leads in scope (for lists and what the rollups lack)."""
         facts = LeadFact.objects.all()
         if self.campaign_key != ALL_CAMPAIGNS:
-            members = membership_model().objects.filter(campaign_id=self.campaign_key)
+            members = CampaignMembership.objects.filter(campaign_id=self.campaign_key)
             facts = facts.filter(lead_id__in=members.values("lead_id"))
         if self.source_key != ALL_SOURCES:
             facts = facts.filter(source_key=self.source_key)
@@ -129,7 +119,7 @@ def funnel_scope(*, campaign=None, source=None, owner=None, since=None, until=No
     or a username, and dates) to a Scope; at most two queries."""
     campaign_key = ALL_CAMPAIGNS
     if campaign:
-        found = campaign_model().objects.filter(slug=campaign).values_list("pk", flat=True)
+        found = Campaign.objects.filter(slug=campaign).values_list("pk", flat=True)
         campaign_key = found.first() or NOTHING
     owner = (owner or "").strip()
     owner_key = ALL_OWNERS
@@ -411,7 +401,7 @@ def _cost(budget, count):
 def scoreboard(scope: Scope, *, created_by=None, sort: str = "mqls", descending=True) -> list:
     """One row per campaign with leads in scope: its cohort's numbers, rejection reasons,
     won amount, and cost per MQL / SQL / customer where the campaign has a budget."""
-    campaigns = campaign_model().objects.all()
+    campaigns = Campaign.objects.all()
     if scope.campaign_key != ALL_CAMPAIGNS:
         campaigns = campaigns.filter(pk=scope.campaign_key)
     if created_by is not None:
@@ -475,3 +465,24 @@ def scoreboard(scope: Scope, *, created_by=None, sort: str = "mqls", descending=
 
     board.sort(key=key, reverse=descending)
     return board
+
+
+def snapshot_rows(snapshot: dict) -> dict:
+    """The snapshot as rows for a template: buckets, stages, and the cohort path with the
+    conversion into each stage and the median days to reach it."""
+    path = []
+    for index, stage in enumerate(FORWARD_PATH):
+        before = FORWARD_PATH[index - 1] if index else None
+        path.append(
+            {
+                "stage": stage,
+                "reached": snapshot["reached"][stage],
+                "conversion": snapshot["conversion"].get(f"{before}->{stage}") if before else None,
+                "days_to": snapshot["days_to"].get(stage),
+            }
+        )
+    return {
+        "buckets": [(bucket, snapshot[bucket]) for bucket in BUCKETS],
+        "stages": list(snapshot["stages"].items()),
+        "path": path,
+    }

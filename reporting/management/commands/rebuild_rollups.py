@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from funnel.dashboards.services import rollups_rebuild
+from reporting.services import rollups_rebuild
 
 
 class Command(BaseCommand):
