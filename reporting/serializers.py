@@ -1,14 +1,33 @@
 """The /api/funnel/ query and answer."""
 
+import datetime as dt
+
 from rest_framework import serializers
+
+# The dates a report may name: a funnel's history starts after 1900 and the calendar arithmetic
+# of weeks and months (the trend charts, whole-month rollups) needs room past the end, so a
+# date at the calendar's ends (0001-01-01, 9999-12-31) is refused with a clear error, never a
+# 500. Leave a date out for an open range.
+EARLIEST = dt.date(1900, 1, 1)
+LATEST = dt.date(2999, 12, 31)
+
+
+def _in_range(day: dt.date) -> dt.date:
+    if not EARLIEST <= day <= LATEST:
+        raise serializers.ValidationError(
+            f"Give a date from {EARLIEST.isoformat()} to {LATEST.isoformat()}"
+            " (leave it out for an open range).",
+            code="date_out_of_range",
+        )
+    return day
 
 
 class FunnelQuerySerializer(serializers.Serializer):
     campaign = serializers.SlugField(required=False, max_length=100)
     source = serializers.CharField(required=False, max_length=150)
     owner = serializers.CharField(required=False, max_length=150)
-    since = serializers.DateField(required=False)
-    until = serializers.DateField(required=False)
+    since = serializers.DateField(required=False, validators=[_in_range])
+    until = serializers.DateField(required=False, validators=[_in_range])
 
     def validate(self, attrs):
         if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
