@@ -86,6 +86,49 @@ def pending_tasks_send(*, now: dt.datetime | None = None, limit: int = 1000) -> 
                 break
             _mark_sent(row.pk, now)
             sent += 1
+    _warn_of_dead_rows(now)
+    return sent
+
+
+def _warn_of_dead_rows(now: dt.datetime) -> None:
+    from .selectors import pending_tasks_dead
+
+    dead = pending_tasks_dead(now=now).count()
+    if dead:
+        log.error(
+            "outbox: %d task message(s) past their %d attempts, not sent again by the sweep;"
+            " see /admin/outbox/pendingtask/?state=dead, or run"
+            " `manage.py outbox_resend --all-dead`",
+            dead,
+            settings.HANDOFF_OUTBOX_MAX_ATTEMPTS,
+        )
+
+
+class ResendFailed(Exception):
+    """The broker refused a message an admin asked to send again."""
+
+
+def pending_tasks_resend(*, ids: Sequence[int], now: dt.datetime | None = None) -> int:
+    """An admin's resend (the admin's action, `manage.py outbox_resend`): these rows are
+    sent now, whatever their attempts, and counted from one again, so the sweep looks after
+    them as after a new message if this send is lost too. Raises ResendFailed at the first
+    broker error; the rows sent before it stay sent."""
+    now = now or timezone.now()
+    sent = 0
+    with transaction.atomic():
+        rows = list(PendingTask.objects.filter(pk__in=list(ids)).select_for_update().order_by("id"))
+        for row in rows:
+            try:
+                _publish(row.pk, row.task, row.args)
+            except Exception as exc:
+                raise ResendFailed(
+                    f"The broker refused {row.task} #{row.pk} ({exc.__class__.__name__}: "
+                    f"{exc}); {sent} sent before it."
+                ) from exc
+            PendingTask.objects.filter(pk=row.pk).update(sent_at=now, attempts=1)
+            sent += 1
+    if sent:
+        log.info("outbox: %d task message(s) sent again by an admin", sent)
     return sent
 
 
