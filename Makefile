@@ -34,11 +34,11 @@ test: install ## Run the whole test suite (PostgreSQL/Redis/Chromium tests skip 
 	$(BIN)/pytest
 
 # The tests of the code with an ORM twin of a PostgreSQL path (the import engine, nurture's
-# claims, the rollups), run again on SQLite: what `make run` uses. Folders under tests/, in
-# this one place; the ones that do not exist are left out.
-SQLITE_TEST_DIRS := imports nurture dashboards reporting
+# claims, the rollups, the queue's claims and assignment) run again on SQLite, as `make run`
+# uses. Folders under tests/, in this one place; the ones that do not exist are left out.
+SQLITE_TEST_DIRS := imports nurture dashboards reporting workspace
 
-test-sqlite: install ## The import, nurture and reporting tests again on SQLite (DATABASE_URL unset)
+test-sqlite: install ## The import, nurture, reporting and workspace tests again on SQLite (DATABASE_URL unset)
 	env -u DATABASE_URL $(BIN)/pytest -m "not postgres and not browser" \
 		$(wildcard $(addprefix tests/,$(SQLITE_TEST_DIRS)))
 

@@ -258,6 +258,20 @@ HANDOFF_SLA_CHECK_SECONDS = env_int("HANDOFF_SLA_CHECK_SECONDS", 300, minimum=10
 # Most rows the MQL queue shows on one page, and the most leads one bulk decision takes.
 HANDOFF_QUEUE_PAGE_SIZE = env_int("HANDOFF_QUEUE_PAGE_SIZE", 50, minimum=1)
 HANDOFF_BULK_MAX = env_int("HANDOFF_BULK_MAX", 200, minimum=1)
+# Beat's assignment reconciler: unassigned MQLs whose on-commit round robin was lost (the
+# process died after the move's commit, or the assignment raised), looked for every
+# RECONCILE_SECONDS among arrivals older than GRACE_SECONDS and younger than WINDOW_DAYS,
+# at most RECONCILE_MAX per run.
+HANDOFF_ASSIGNMENT_RECONCILE_SECONDS = env_int(
+    "HANDOFF_ASSIGNMENT_RECONCILE_SECONDS", 300, minimum=1
+)
+HANDOFF_ASSIGNMENT_RECONCILE_GRACE_SECONDS = env_int(
+    "HANDOFF_ASSIGNMENT_RECONCILE_GRACE_SECONDS", 120, minimum=0
+)
+HANDOFF_ASSIGNMENT_RECONCILE_WINDOW_DAYS = env_int(
+    "HANDOFF_ASSIGNMENT_RECONCILE_WINDOW_DAYS", 7, minimum=1
+)
+HANDOFF_ASSIGNMENT_RECONCILE_MAX = env_int("HANDOFF_ASSIGNMENT_RECONCILE_MAX", 1000, minimum=1)
 
 # --- Marketing: segments, capture, scoring (issue 6) ----------------------------
 # Engagement points halve every this many days (0: no decay).
