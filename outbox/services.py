@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import PendingTask
+from .selectors import lease_over, pending_tasks_dead
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,11 @@ def _send_after_commit(pk: int, name: str, args: list) -> None:
 
 def pending_tasks_send(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
     """What beat runs: send what the broker never took, and what was never done after the
-    lease. Stops at the first broker error (the rest waits for the next sweep)."""
+    lease (the task's time limit when that is longer: `selectors.task_lease_seconds`).
+    Stops at the first broker error (the rest waits for the next sweep)."""
     now = now or timezone.now()
     unsent = Q(sent_at__isnull=True, created_at__lte=now - _seconds("GRACE"))
-    lost = Q(sent_at__lte=now - _seconds("LEASE"))
+    lost = lease_over(now)
     sent = 0
     with transaction.atomic():
         rows = list(
@@ -91,8 +93,6 @@ def pending_tasks_send(*, now: dt.datetime | None = None, limit: int = 1000) -> 
 
 
 def _warn_of_dead_rows(now: dt.datetime) -> None:
-    from .selectors import pending_tasks_dead
-
     dead = pending_tasks_dead(now=now).count()
     if dead:
         log.error(
