@@ -8,7 +8,7 @@ export PORT
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lint format migrate demo bench soak check-deploy audit backup restore clean
+.PHONY: help install run test test-sqlite lint format migrate demo bench soak check-deploy audit backup restore clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,15 @@ run: demo ## Serve on 127.0.0.1:$PORT with a Celery worker and beat; Ctrl-C stop
 
 test: install ## Run the whole test suite (PostgreSQL/Redis/Chromium tests skip when absent)
 	$(BIN)/pytest
+
+# The tests of the code with an ORM twin of a PostgreSQL path (the import engine, nurture's
+# claims, the rollups, the queue's claims and assignment) run again on SQLite, as `make run`
+# uses. Folders under tests/, in this one place; the ones that do not exist are left out.
+SQLITE_TEST_DIRS := imports nurture dashboards reporting workspace
+
+test-sqlite: install ## The import, nurture, reporting and workspace tests again on SQLite (DATABASE_URL unset)
+	env -u DATABASE_URL $(BIN)/pytest -m "not postgres and not browser" \
+		$(wildcard $(addprefix tests/,$(SQLITE_TEST_DIRS)))
 
 lint: install ## ruff: lint and format check
 	$(BIN)/ruff check .

@@ -58,6 +58,13 @@ app.conf.beat_schedule["funnel-find-sla-breaches"] = {
     "schedule": float(settings.HANDOFF_SLA_CHECK_SECONDS),
 }
 
+# MQLs whose on-commit round-robin assignment was lost get their owner; a late run is dropped.
+app.conf.beat_schedule["funnel-reconcile-assignments"] = {
+    "task": "funnel.reconcile_assignments",
+    "schedule": float(settings.HANDOFF_ASSIGNMENT_RECONCILE_SECONDS),
+    "options": {"expires": float(settings.HANDOFF_ASSIGNMENT_RECONCILE_SECONDS)},
+}
+
 # Nurturing: the tick hands due enrollments to workers (campaigns.nurture.tasks). A tick
 # not started within one interval is dropped: the next one finds the same due work.
 app.conf.beat_schedule["nurture-tick"] = {
@@ -67,7 +74,8 @@ app.conf.beat_schedule["nurture-tick"] = {
 }
 
 # Leads in nurture whose on-commit enrollment was lost (a crash between the move's commit and
-# its reaction) are enrolled by the reconciler; like the tick, a late run is dropped.
+# its reaction) are enrolled by the reconciler, and enrollments of leads that left nurture
+# whose end was lost are ended; like the tick, a late run is dropped.
 app.conf.beat_schedule["nurture-reconcile"] = {
     "task": "nurture.reconcile",
     "schedule": float(settings.HANDOFF_NURTURE_RECONCILE_SECONDS),

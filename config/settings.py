@@ -171,10 +171,19 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Celery -------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = VAR_DIR / "broker"
+# The longest task: a lead import (imports.run) is stopped after this many seconds.
+HANDOFF_IMPORT_TIME_LIMIT_SECONDS = env_int(
+    "HANDOFF_IMPORT_TIME_LIMIT_SECONDS", 6 * 3600, minimum=600
+)
+# Redis hands a message that no worker acknowledged within the visibility timeout to another
+# worker (tasks acknowledge late, when they end). So it exceeds every task's time limit, the
+# import's included, or a running import would be delivered a second time; a message whose
+# worker died is sent again sooner by the outbox (HANDOFF_OUTBOX_LEASE_SECONDS).
+HANDOFF_BROKER_VISIBILITY_TIMEOUT = HANDOFF_IMPORT_TIME_LIMIT_SECONDS + 3600
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 3600,
+        "visibility_timeout": HANDOFF_BROKER_VISIBILITY_TIMEOUT,
         # A publish to a Redis that is down fails in well under a second instead of hanging
         # the request for the connect timeout: what was queued on commit waits in the
         # outbox (outbox.services) instead. Workers reconnect with their own retries.
@@ -258,6 +267,20 @@ HANDOFF_SLA_CHECK_SECONDS = env_int("HANDOFF_SLA_CHECK_SECONDS", 300, minimum=10
 # Most rows the MQL queue shows on one page, and the most leads one bulk decision takes.
 HANDOFF_QUEUE_PAGE_SIZE = env_int("HANDOFF_QUEUE_PAGE_SIZE", 50, minimum=1)
 HANDOFF_BULK_MAX = env_int("HANDOFF_BULK_MAX", 200, minimum=1)
+# Beat's assignment reconciler: unassigned MQLs whose on-commit round robin was lost (the
+# process died after the move's commit, or the assignment raised), looked for every
+# RECONCILE_SECONDS among arrivals older than GRACE_SECONDS and younger than WINDOW_DAYS,
+# at most RECONCILE_MAX per run.
+HANDOFF_ASSIGNMENT_RECONCILE_SECONDS = env_int(
+    "HANDOFF_ASSIGNMENT_RECONCILE_SECONDS", 300, minimum=1
+)
+HANDOFF_ASSIGNMENT_RECONCILE_GRACE_SECONDS = env_int(
+    "HANDOFF_ASSIGNMENT_RECONCILE_GRACE_SECONDS", 120, minimum=0
+)
+HANDOFF_ASSIGNMENT_RECONCILE_WINDOW_DAYS = env_int(
+    "HANDOFF_ASSIGNMENT_RECONCILE_WINDOW_DAYS", 7, minimum=1
+)
+HANDOFF_ASSIGNMENT_RECONCILE_MAX = env_int("HANDOFF_ASSIGNMENT_RECONCILE_MAX", 1000, minimum=1)
 
 # --- Marketing: segments, capture, scoring (issue 6) ----------------------------
 # Engagement points halve every this many days (0: no decay).
@@ -327,7 +350,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["NurtureExitEnum"] = "campaigns.nurt
 # HANDOFF_OUTBOX_SWEEP_SECONDS: a row never sent (the broker was down at the commit) goes out
 # after HANDOFF_OUTBOX_GRACE_SECONDS; one sent but not done within
 # HANDOFF_OUTBOX_LEASE_SECONDS (Redis lost it, its worker was killed) is sent again, at most
-# HANDOFF_OUTBOX_MAX_ATTEMPTS times. The lease matches Redis' visibility timeout.
+# HANDOFF_OUTBOX_MAX_ATTEMPTS times. A task whose time limit is longer (an import) has that
+# limit and a minute as its lease: it is not sent again while it may still be running.
 HANDOFF_OUTBOX_SWEEP_SECONDS = env_int("HANDOFF_OUTBOX_SWEEP_SECONDS", 30, minimum=1)
 HANDOFF_OUTBOX_GRACE_SECONDS = env_int("HANDOFF_OUTBOX_GRACE_SECONDS", 30, minimum=0)
 HANDOFF_OUTBOX_LEASE_SECONDS = env_int("HANDOFF_OUTBOX_LEASE_SECONDS", 3600, minimum=1)

@@ -1,11 +1,14 @@
 """Who owns an MQL: round robin among active reps (by territory when a rule matches),
 claims of unassigned leads, and managers' reassignments."""
 
+import datetime as dt
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from leads.models import Lead
@@ -14,7 +17,7 @@ from leads.services import lead_assign
 from leads.stages import Stage
 
 from .errors import AlreadyTaken, InvalidTransition, LeadNotFound, TransitionForbidden
-from .models import TerritoryRule, WorkspaceSettings
+from .models import TerritoryRule, Transition, WorkspaceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +99,59 @@ def assign_new_mql(sender=None, *, lead_id, to_stage, **kwargs) -> None:
         # The move itself is committed; a failed assignment leaves the lead in the
         # unassigned queue, where any rep can claim it.
         logger.exception("round robin failed for lead %s", lead_id)
+
+
+def assignments_reconcile(
+    *,
+    now: dt.datetime,
+    grace: dt.timedelta | None = None,
+    window: dt.timedelta | None = None,
+    limit: int | None = None,
+) -> int:
+    """Give an owner to MQLs whose on-commit round robin was lost; returns how many.
+
+    `assign_new_mql` runs after the move's commit, in the process that made it: a process
+    that died in between, or an assignment that raised, leaves the MQL unassigned. The
+    candidates are unassigned MQLs that arrived more than `grace` ago (a reaction still in
+    flight is not raced) and less than `window` ago, untouched since they arrived (a lead
+    edited or handed back to nobody after its arrival is left to people), whose entry into
+    MQL was announced (an import's history never assigns, so the reconciler leaves it too),
+    `limit` per run, oldest first. Each goes through `lead_assign_round_robin`, which checks
+    the lead again under its row lock and honours the workspace's round-robin switch.
+    """
+    from .imports import IMPORT_VERB
+
+    if grace is None:
+        grace = dt.timedelta(seconds=settings.HANDOFF_ASSIGNMENT_RECONCILE_GRACE_SECONDS)
+    if window is None:
+        window = dt.timedelta(days=settings.HANDOFF_ASSIGNMENT_RECONCILE_WINDOW_DAYS)
+    limit = limit or settings.HANDOFF_ASSIGNMENT_RECONCILE_MAX
+    workspace = WorkspaceSettings.objects.filter(pk=1).first()
+    if workspace is not None and not workspace.round_robin:
+        return 0
+    entry_verb = (
+        Transition.objects.filter(lead_id=OuterRef("pk"), to_stage=Stage.MQL)
+        .order_by("-at", "-id")
+        .values("verb")[:1]
+    )
+    candidates = list(
+        Lead.objects.filter(
+            stage=Stage.MQL,
+            owner__isnull=True,
+            stage_changed_at__gt=now - window,
+            stage_changed_at__lte=now - grace,
+            updated_at__lte=F("stage_changed_at") + grace,
+        )
+        .annotate(entry_verb=Subquery(entry_verb))
+        .exclude(entry_verb=IMPORT_VERB)
+        .order_by("stage_changed_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    repaired = 0
+    for lead_id in candidates:
+        if lead_assign_round_robin(lead_id=lead_id) is not None:
+            repaired += 1
+    return repaired
 
 
 def lead_claim(*, lead_id: int, actor) -> Lead:

@@ -1,8 +1,14 @@
+import datetime as dt
+import logging
+
 from celery import shared_task
+from django.utils import timezone
 
 from .errors import TransitionError
 from .services import transition_lead
 from .sla import sla_breach_notify, sla_breaches_find
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="funnel.move_lead")
@@ -19,6 +25,18 @@ def move_lead(lead_id: int, to: str, system_actor: str, expected_from: str | Non
     except TransitionError as exc:
         return f"refused: {exc.message}"
     return f"moved: transition {row.pk}"
+
+
+@shared_task(name="funnel.reconcile_assignments", ignore_result=True)
+def reconcile_assignments(now: str | None = None) -> int:
+    """Beat: MQLs whose on-commit round-robin assignment was lost get their owner."""
+    from .assignment import assignments_reconcile
+
+    at = dt.datetime.fromisoformat(now) if now else timezone.now()
+    repaired = assignments_reconcile(now=at)
+    if repaired:
+        log.info("funnel: reconciled %d MQLs left unassigned by a lost round robin", repaired)
+    return repaired
 
 
 @shared_task(name="funnel.find_sla_breaches")

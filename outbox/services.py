@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import PendingTask
+from .selectors import lease_over, pending_tasks_dead
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,11 @@ def _send_after_commit(pk: int, name: str, args: list) -> None:
 
 def pending_tasks_send(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
     """What beat runs: send what the broker never took, and what was never done after the
-    lease. Stops at the first broker error (the rest waits for the next sweep)."""
+    lease (the task's time limit when that is longer: `selectors.task_lease_seconds`).
+    Stops at the first broker error (the rest waits for the next sweep)."""
     now = now or timezone.now()
     unsent = Q(sent_at__isnull=True, created_at__lte=now - _seconds("GRACE"))
-    lost = Q(sent_at__lte=now - _seconds("LEASE"))
+    lost = lease_over(now)
     sent = 0
     with transaction.atomic():
         rows = list(
@@ -86,6 +88,47 @@ def pending_tasks_send(*, now: dt.datetime | None = None, limit: int = 1000) -> 
                 break
             _mark_sent(row.pk, now)
             sent += 1
+    _warn_of_dead_rows(now)
+    return sent
+
+
+def _warn_of_dead_rows(now: dt.datetime) -> None:
+    dead = pending_tasks_dead(now=now).count()
+    if dead:
+        log.error(
+            "outbox: %d task message(s) past their %d attempts, not sent again by the sweep;"
+            " see /admin/outbox/pendingtask/?state=dead, or run"
+            " `manage.py outbox_resend --all-dead`",
+            dead,
+            settings.HANDOFF_OUTBOX_MAX_ATTEMPTS,
+        )
+
+
+class ResendFailed(Exception):
+    """The broker refused a message an admin asked to send again."""
+
+
+def pending_tasks_resend(*, ids: Sequence[int], now: dt.datetime | None = None) -> int:
+    """An admin's resend (the admin's action, `manage.py outbox_resend`): these rows are
+    sent now, whatever their attempts, and counted from one again, so the sweep looks after
+    them as after a new message if this send is lost too. Raises ResendFailed at the first
+    broker error; the rows sent before it stay sent."""
+    now = now or timezone.now()
+    sent = 0
+    with transaction.atomic():
+        rows = list(PendingTask.objects.filter(pk__in=list(ids)).select_for_update().order_by("id"))
+        for row in rows:
+            try:
+                _publish(row.pk, row.task, row.args)
+            except Exception as exc:
+                raise ResendFailed(
+                    f"The broker refused {row.task} #{row.pk} ({exc.__class__.__name__}: "
+                    f"{exc}); {sent} sent before it."
+                ) from exc
+            PendingTask.objects.filter(pk=row.pk).update(sent_at=now, attempts=1)
+            sent += 1
+    if sent:
+        log.info("outbox: %d task message(s) sent again by an admin", sent)
     return sent
 
 

@@ -177,6 +177,71 @@ def enrollments_reconcile(
     return repaired
 
 
+# How an enrollment ends when its lead leaves nurture for a stage (the reaction's table).
+END_STATUS = {Stage.MQL: Enrollment.Status.RECYCLED, Stage.JUNK: Enrollment.Status.JUNKED}
+
+
+def enrollment_end_status(to_stage: str) -> str:
+    return END_STATUS.get(to_stage, Enrollment.Status.COMPLETED)
+
+
+def enrollment_ends_reconcile(
+    *, now: dt.datetime, grace: dt.timedelta | None = None, limit: int | None = None
+) -> int:
+    """End active enrollments whose lead left nurture and whose on-commit end was lost;
+    returns how many. Left alone, such an enrollment keeps e-mailing a lead that a rep is
+    now working, or that became a customer or junk.
+
+    Candidates are active enrollments with a move out of nurture made since they started,
+    older than `grace` (a reaction still in flight is not raced), `limit` per run, oldest
+    first. Each is ended under the lead's row lock as the reaction would have ended it: with
+    the status for the stage the lead left for, at the time of that move.
+    """
+    if grace is None:
+        grace = dt.timedelta(seconds=settings.HANDOFF_NURTURE_RECONCILE_GRACE_SECONDS)
+    limit = limit or settings.HANDOFF_NURTURE_RECONCILE_MAX
+    left = Transition.objects.filter(
+        lead_id=OuterRef("lead_id"),
+        from_stage=Stage.NURTURE,
+        at__gte=OuterRef("enrolled_at"),
+        at__lte=now - grace,
+    )
+    candidates = list(
+        Enrollment.objects.filter(Exists(left), status=Enrollment.Status.ACTIVE)
+        .order_by("enrolled_at", "id")
+        .values_list("id", "lead_id")[:limit]
+    )
+    ended = 0
+    for enrollment_id, lead_id in candidates:
+        with transaction.atomic():
+            Lead.objects.select_for_update(no_key=True, of=("self",)).filter(pk=lead_id).first()
+            enrollment = Enrollment.objects.filter(
+                pk=enrollment_id, status=Enrollment.Status.ACTIVE
+            ).first()
+            if enrollment is None:
+                continue
+            exit_move = (
+                Transition.objects.filter(
+                    lead_id=lead_id, from_stage=Stage.NURTURE, at__gte=enrollment.enrolled_at
+                )
+                .order_by("at", "id")
+                .values_list("to_stage", "at")
+                .first()
+            )
+            if exit_move is None:
+                continue
+            to_stage, at = exit_move
+            ended += Enrollment.objects.filter(
+                pk=enrollment_id, status=Enrollment.Status.ACTIVE
+            ).update(
+                status=enrollment_end_status(to_stage),
+                ended_at=at,
+                next_due_at=None,
+                queued_until=None,
+            )
+    return ended
+
+
 def enrollment_end(
     *, lead_id: int, status: str, at: dt.datetime | None = None
 ) -> int:  # how many ended

@@ -1,5 +1,5 @@
 """Thin tasks: the beat's tick hands due enrollments out in batches; a batch sends them;
-the reconciler enrolls leads whose on-commit enrollment was lost.
+the reconciler ends and starts enrollments whose on-commit end or start was lost.
 
 All are safe to run twice: the tick's conditional update and the worker's claim (see
 sending) make a second delivery of a batch, or a second beat, send nothing twice; the
@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .sending import SendInterrupted, messages_send_due
-from .services import enrollments_queue_due, enrollments_reconcile
+from .services import enrollment_ends_reconcile, enrollments_queue_due, enrollments_reconcile
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,14 @@ def tick(now: str | None = None) -> str:
 @shared_task(name="nurture.reconcile", ignore_result=True)
 def reconcile(now: str | None = None) -> int:
     at = dt.datetime.fromisoformat(now) if now else timezone.now()
+    # Ends first: a lead that left nurture and came back holds its old enrollment active
+    # until its end is made up, and a lead has one active enrollment.
+    ended = enrollment_ends_reconcile(now=at)
+    if ended:
+        log.info("nurture: ended %d enrollments of leads that left nurture", ended)
     repaired = enrollments_reconcile(now=at)
     log.info("nurture: reconciled %d leads left in nurture without an enrollment", repaired)
-    return repaired
+    return repaired + ended
 
 
 @shared_task(

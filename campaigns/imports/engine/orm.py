@@ -23,7 +23,8 @@ from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error
 
 
 def _merge_rows(rows: list[CleanRow]) -> list[ImportRecord]:
-    """One record per identity: later non-blank values win, the latest stage stays."""
+    """One record per identity: later non-blank values win, the attributes merged key by key
+    (as the PostgreSQL engine merges them), the furthest stage stays."""
     by_ident: dict[str, ImportRecord] = {}
     for row in rows:
         ident = row.ident

@@ -292,10 +292,20 @@ def _merge_range(job: ImportJob, token: str, after: str, upper: str | None) -> N
             sql.SQL("stage, stage_at"),
         ]
     )
+    # Lead fields: each one the last non-blank value. Attributes: merged key by key, later
+    # rows winning per key, as the ORM engine merges them and as a later file or batch
+    # merges into a lead's attributes (a second row that only adds "Region" keeps the
+    # first row's "Industry").
+    merged_attributes = sql.SQL(
+        "(SELECT jsonb_object_agg(e.key, e.value ORDER BY r.line, e.key)"
+        " FROM {s} r CROSS JOIN LATERAL jsonb_each(r.attributes) e"
+        " WHERE r.ident = {s}.ident AND r.attributes IS NOT NULL)"
+    ).format(s=staging)
     group_select = sql.SQL(", ").join(
         [
             sql.SQL("ident, min(line) AS line, count(*) AS rows"),
-            *(sql.SQL("{} AS {}").format(last(c), sql.Identifier(c)) for c in value_columns),
+            *(sql.SQL("{} AS {}").format(last(c), sql.Identifier(c)) for c in merged_columns),
+            sql.SQL("{} AS attributes").format(merged_attributes),
         ]
     )
     group_set = sql.SQL(", ").join(
