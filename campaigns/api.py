@@ -5,12 +5,13 @@ from django.db.models import Count
 from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import HasRole, error_body
+from config.parsers import JSONParser
 from config.schema import ErrorSerializer, error
 from leads.roles import MANAGER, MARKETER
 

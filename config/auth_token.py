@@ -7,7 +7,7 @@ at the Django request, so without this view a locked-out client would get a bare
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import parsers, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -16,6 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from .lockout import lockout_response
+from .parsers import JSONParser
 from .schema import error
 
 
@@ -35,6 +36,8 @@ class TokenRequestSerializer(AuthTokenSerializer):
 
 class ObtainAuthTokenThrottled(ObtainAuthToken):
     serializer_class = TokenRequestSerializer
+    # DRF's view names its own parsers; a too deeply nested JSON body is a 400 here too.
+    parser_classes = (parsers.FormParser, parsers.MultiPartParser, JSONParser)
 
     @extend_schema(
         responses={

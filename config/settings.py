@@ -381,3 +381,11 @@ AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
 AXES_VERBOSE = False
 # The schema and the API docs are for signed-in users, like the rest of /api/.
 SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"]
+
+# --- API bodies ---------------------------------------------------------------
+# JSON nested too deeply for Python's decoder is a 400, not a RecursionError (config.parsers).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "config.parsers.JSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]

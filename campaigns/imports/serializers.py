@@ -1,9 +1,8 @@
-import json
-
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.parsers import json_loads
 from leads.stages import Stage
 
 from .models import ImportJob, ImportRowError
@@ -17,8 +16,8 @@ class JSONObjectField(serializers.CharField):
             return data
         text = super().to_internal_value(data)
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
+            value = json_loads(text)
+        except ValueError:
             raise serializers.ValidationError("Send a JSON object.") from None
         if not isinstance(value, dict):
             raise serializers.ValidationError("Send a JSON object.")

@@ -297,3 +297,30 @@ def test_any_cell_beside_a_good_email_is_stored_or_refused_for_its_column(column
             assert all("\x00" not in text for text in value.values())
     if "company_size" in row.values:
         assert 0 <= row.values["company_size"] <= INT_MAX
+
+
+# JSON bodies: the API's parser (config.parsers) over any nesting, deep or shallow, closed
+# or cut off, in objects and lists: a value, or the parser's own ParseError.
+json_openers = st.lists(st.sampled_from(["[", '{"a":', '{"a": [', "[1, "]), max_size=40)
+
+
+@fuzz
+@given(
+    openers=json_openers,
+    depth=st.one_of(st.integers(0, 50), st.integers(900, 2_000), st.integers(2_000, 60_000)),
+    closed=st.booleans(),
+    core=st.sampled_from(["1", '"x"', "null", "[]", "{}", "", "]", "}"]),
+)
+def test_a_json_body_of_any_nesting_parses_or_is_a_parse_error(openers, depth, closed, core):
+    from rest_framework.exceptions import ParseError
+
+    from config.parsers import JSONParser
+
+    openers = openers or ["["]
+    opened = [openers[level % len(openers)] for level in range(depth)]
+    closers = "".join("]" if opener.endswith("[") else "}" for opener in reversed(opened))
+    text = "".join(opened) + core + (closers if closed else "")
+    try:
+        JSONParser().parse(io.BytesIO(text.encode()), parser_context={})
+    except ParseError as refused:
+        assert refused.status_code == 400
