@@ -15,7 +15,7 @@ from .criteria import active_criteria, criteria_results, meets_required
 from .errors import TransitionError
 from .models import WorkspaceSettings
 from .services import transition_lead
-from .sla import SlaClock, sla_clock
+from .sla import SlaClock, imported_stay, sla_clock
 
 
 @dataclass
@@ -53,7 +53,7 @@ def queue_rows(leads, *, now: dt.datetime | None = None) -> list[QueueRow]:
     membership_model = Lead.memberships.rel.related_model
     leads = leads.prefetch_related(
         Prefetch("memberships", queryset=membership_model.objects.select_related("campaign"))
-    )
+    ).annotate(sla_imported=imported_stay())
     rows = []
     for lead in leads:
         results = criteria_results(lead, criteria=criteria)
@@ -62,7 +62,9 @@ def queue_rows(leads, *, now: dt.datetime | None = None) -> list[QueueRow]:
                 lead=lead,
                 criteria=results,
                 meets_required=meets_required(results),
-                clock=sla_clock(lead.stage_changed_at, hours=hours, now=now),
+                clock=sla_clock(
+                    lead.stage_changed_at, hours=hours, now=now, imported=lead.sla_imported
+                ),
                 campaign=_latest_campaign(lead),
             )
         )

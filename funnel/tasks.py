@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from .errors import TransitionError
 from .services import transition_lead
-from .sla import sla_breach_notify, sla_breaches_find
+from .sla import sla_breach_notify, sla_breaches_find, sla_breaches_notify
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,23 @@ def reconcile_assignments(now: str | None = None) -> int:
 
 @shared_task(name="funnel.find_sla_breaches")
 def find_sla_breaches() -> int:
-    """Beat: mark MQLs past the SLA and queue one notification per unsent breach."""
+    """Beat: mark MQLs past the SLA and queue ONE digest task for the unsent breaches (one
+    e-mail per recipient, whatever the number of leads)."""
     pending = sla_breaches_find()
-    for breach_id in pending:
-        notify_sla_breach.delay(breach_id)
+    if pending:
+        notify_sla_digest.delay(pending)
     return len(pending)
+
+
+@shared_task(
+    name="funnel.notify_sla_digest",
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def notify_sla_digest(breach_ids: list[int]) -> int:
+    return sla_breaches_notify(breach_ids=breach_ids)
 
 
 @shared_task(
@@ -56,4 +68,5 @@ def find_sla_breaches() -> int:
     max_retries=8,
 )
 def notify_sla_breach(breach_id: int) -> bool:
+    """Kept for messages queued before digests: a digest of one breach."""
     return sla_breach_notify(breach_id=breach_id)

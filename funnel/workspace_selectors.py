@@ -7,7 +7,7 @@ from leads.stages import Stage
 
 from .criteria import criteria_results, meets_required
 from .models import WorkspaceSettings
-from .sla import sla_clock
+from .sla import imported_stay, sla_clock
 
 
 def lead_workspace_context(lead: Lead, *, now=None) -> dict:
@@ -18,5 +18,10 @@ def lead_workspace_context(lead: Lead, *, now=None) -> dict:
     return {
         "criteria": results,
         "meets_required": meets_required(results),
-        "clock": sla_clock(lead.stage_changed_at, hours=hours, now=now or timezone.now()),
+        "clock": sla_clock(
+            lead.stage_changed_at,
+            hours=hours,
+            now=now or timezone.now(),
+            imported=Lead.objects.filter(pk=lead.pk).filter(imported_stay()).exists(),
+        ),
     }

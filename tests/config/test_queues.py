@@ -28,6 +28,7 @@ def test_it_routes_an_import_to_the_imports_queue(route):
         "dashboards.refresh_facts",
         "funnel.find_sla_breaches",
         "funnel.notify_sla_breach",
+        "funnel.notify_sla_digest",
         "outbox.send_pending",
     ],
 )
