@@ -19,4 +19,5 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only-not-a-secret-0123456789abcdefghijklmno
 RUN useradd --create-home handoff && mkdir -p /app/var && chown -R handoff /app/var
 USER handoff
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Its settings (bind, workers, threads, timeouts, logs) are in config/gunicorn.conf.py.
+CMD ["gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]

@@ -4,6 +4,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -15,6 +16,50 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 DEFAULT_QUEUE = "celery"
 IMPORTS_QUEUE = "imports"
 QUEUES = (DEFAULT_QUEUE, IMPORTS_QUEUE)
+
+# Every periodic task, in one place. Intervals come from settings, where the environment is
+# parsed once. A run not started within its interval is dropped where the next one finds the
+# same work (`expires`).
+BEAT_SCHEDULE = {
+    # Lead imports whose worker died are queued again; they resume where they were.
+    "imports-resume-stalled": {"task": "imports.resume_stalled", "schedule": 60.0},
+    # Marketing: engagement decays, so every lead is rescored nightly.
+    "campaigns-rescore-nightly": {
+        "task": "campaigns.scores_recompute_all",
+        "schedule": crontab(hour=3, minute=15),
+    },
+    # The sales workspace: MQLs waiting past the SLA.
+    "funnel-find-sla-breaches": {
+        "task": "funnel.find_sla_breaches",
+        "schedule": float(settings.HANDOFF_SLA_CHECK_SECONDS),
+    },
+    # MQLs whose on-commit round-robin assignment was lost get their owner.
+    "funnel-reconcile-assignments": {
+        "task": "funnel.reconcile_assignments",
+        "schedule": float(settings.HANDOFF_ASSIGNMENT_RECONCILE_SECONDS),
+        "options": {"expires": float(settings.HANDOFF_ASSIGNMENT_RECONCILE_SECONDS)},
+    },
+    # Nurturing: the tick hands due enrollments to workers (campaigns.nurture.tasks).
+    "nurture-tick": {
+        "task": "nurture.tick",
+        "schedule": float(settings.HANDOFF_NURTURE_TICK_SECONDS),
+        "options": {"expires": float(settings.HANDOFF_NURTURE_TICK_SECONDS)},
+    },
+    # Leads in nurture whose on-commit enrollment was lost (a crash between the move's commit
+    # and its reaction) are enrolled, and enrollments of leads that left nurture whose end was
+    # lost are ended.
+    "nurture-reconcile": {
+        "task": "nurture.reconcile",
+        "schedule": float(settings.HANDOFF_NURTURE_RECONCILE_SECONDS),
+        "options": {"expires": float(settings.HANDOFF_NURTURE_RECONCILE_SECONDS)},
+    },
+    # The outbox (outbox.services): task messages the broker never took or lost are sent again.
+    "outbox-send-pending": {
+        "task": "outbox.send_pending",
+        "schedule": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS),
+        "options": {"expires": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS)},
+    },
+}
 
 app = Celery("handoff")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -37,54 +82,6 @@ app.conf.update(
     # (outbox.services) land where a direct call would. `imports.resume_stalled` stays on
     # the default queue: a quick sweep that only queues jobs again.
     task_routes={"imports.run": {"queue": IMPORTS_QUEUE}},
-    beat_schedule={
-        # Lead imports whose worker died are queued again; they resume where they were.
-        "imports-resume-stalled": {"task": "imports.resume_stalled", "schedule": 60.0},
-    },
+    beat_schedule=BEAT_SCHEDULE,
 )
-# Marketing (issue 6): engagement decays, so every lead is rescored nightly.
-app.conf.beat_schedule["campaigns-rescore-nightly"] = {
-    "task": "campaigns.scores_recompute_all",
-    "schedule": crontab(hour=3, minute=15),
-}
 app.autodiscover_tasks()
-
-# Beat entries read their intervals from settings, where the environment is parsed once.
-from django.conf import settings  # noqa: E402
-
-# --- sales workspace: MQL SLA breaches -------------------------------------------------------
-app.conf.beat_schedule["funnel-find-sla-breaches"] = {
-    "task": "funnel.find_sla_breaches",
-    "schedule": float(settings.HANDOFF_SLA_CHECK_SECONDS),
-}
-
-# MQLs whose on-commit round-robin assignment was lost get their owner; a late run is dropped.
-app.conf.beat_schedule["funnel-reconcile-assignments"] = {
-    "task": "funnel.reconcile_assignments",
-    "schedule": float(settings.HANDOFF_ASSIGNMENT_RECONCILE_SECONDS),
-    "options": {"expires": float(settings.HANDOFF_ASSIGNMENT_RECONCILE_SECONDS)},
-}
-
-# Nurturing: the tick hands due enrollments to workers (campaigns.nurture.tasks). A tick
-# not started within one interval is dropped: the next one finds the same due work.
-app.conf.beat_schedule["nurture-tick"] = {
-    "task": "nurture.tick",
-    "schedule": float(settings.HANDOFF_NURTURE_TICK_SECONDS),
-    "options": {"expires": float(settings.HANDOFF_NURTURE_TICK_SECONDS)},
-}
-
-# Leads in nurture whose on-commit enrollment was lost (a crash between the move's commit and
-# its reaction) are enrolled by the reconciler, and enrollments of leads that left nurture
-# whose end was lost are ended; like the tick, a late run is dropped.
-app.conf.beat_schedule["nurture-reconcile"] = {
-    "task": "nurture.reconcile",
-    "schedule": float(settings.HANDOFF_NURTURE_RECONCILE_SECONDS),
-    "options": {"expires": float(settings.HANDOFF_NURTURE_RECONCILE_SECONDS)},
-}
-
-# The outbox (outbox.services): task messages the broker never took or lost are sent again.
-app.conf.beat_schedule["outbox-send-pending"] = {
-    "task": "outbox.send_pending",
-    "schedule": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS),
-    "options": {"expires": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS)},
-}

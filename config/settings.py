@@ -11,6 +11,7 @@ import dj_database_url
 from .env import env_bool, env_int, env_list, env_required, env_str
 from .security import frame_ancestors_check
 
+# --- core ---------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("HANDOFF_VAR_DIR") or BASE_DIR / "var")
 
@@ -29,6 +30,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 8000, minimum=1)
 SITE_URL = (env_str("SITE_URL") or f"http://127.0.0.1:{PORT}").rstrip("/")
 
+# --- applications -------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -51,6 +53,8 @@ INSTALLED_APPS = [
     "campaigns.nurture",
     "reporting",
     "outbox",
+    # Login throttling (django-axes; its settings under "auth").
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -63,8 +67,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
-    # Last, so it is the first to see a view's exception.
+    # Last but one, so it is the first to see a view's exception.
     "config.errors.DatabaseUnavailableMiddleware",
+    # AxesMiddleware last, as axes documents: it turns a lockout into the 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -108,6 +114,27 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Login throttling with django-axes: after HANDOFF_LOGIN_FAILURE_LIMIT failed logins for one
+# username from one IP address, that pair is locked out for HANDOFF_LOGIN_COOLOFF_MINUTES;
+# the login page and POST /api/auth/token/ answer 429 meanwhile.
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out login before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("HANDOFF_LOGIN_THROTTLING", True)
+AXES_FAILURE_LIMIT = env_int("HANDOFF_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+# In hours, as axes takes a number.
+AXES_COOLOFF_TIME = env_int("HANDOFF_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
+# Lockouts are logged as warnings; the start-up banner would only add noise to every command.
+AXES_VERBOSE = False
+if TESTING:
+    # Hashing passwords at full strength would dominate the suite's run time.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # --- i18n ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -204,6 +231,22 @@ else:
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
+# --- caches -------------------------------------------------------------------
+# Landing pages' rate limit counts in the capture cache: Redis when there is one, so every
+# web process shares it.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "capture": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "handoff-capture",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "capture"}
+    ),
+}
+
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -218,6 +261,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # JSON nested too deeply for Python's decoder is a 400, not a RecursionError (config.parsers).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Handoff API",
@@ -234,10 +283,22 @@ SPECTACULAR_SETTINGS = {
         "StageEnum": "leads.stages.Stage",
         "EntryStageEnum": "funnel.lifecycle.ENTRY_STAGES",
         "ChannelEnum": "campaigns.models.Channel",
+        "NurtureExitEnum": "campaigns.nurture.models.Exit",
     },
+    # The schema and the API docs are for signed-in users, like the rest of /api/.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
-# --- Handoff ------------------------------------------------------------------
+# --- logging ------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- Handoff: the lifecycle and scoring ---------------------------------------
 HANDOFF_CURRENCY = env_str("HANDOFF_CURRENCY", "EUR")
 HANDOFF_MAX_OPPORTUNITY_AMOUNT = env_int("HANDOFF_MAX_OPPORTUNITY_AMOUNT", 1_000_000_000, minimum=1)
 # Scoring: a suspect or nurtured lead whose score reaches the threshold becomes an MQL.
@@ -248,20 +309,10 @@ HANDOFF_ENGAGEMENT_POINTS = {
     "link_clicked": env_int("HANDOFF_POINTS_CLICK", 20),
     "page_visited": env_int("HANDOFF_POINTS_VISIT", 10),
 }
+# Engagement points halve every this many days (0: no decay).
+HANDOFF_SCORE_HALF_LIFE_DAYS = env_int("HANDOFF_SCORE_HALF_LIFE_DAYS", 30, minimum=0)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
-
-if TESTING:
-    # Hashing passwords at full strength would dominate the suite's run time.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-# --- sales workspace (queue, assignment, SLA) ---------------------------------------------
+# --- Handoff: the sales workspace (queue, assignment, SLA) --------------------
 # How often beat looks for MQLs waiting past the SLA (the SLA hours are a setting managers edit).
 HANDOFF_SLA_CHECK_SECONDS = env_int("HANDOFF_SLA_CHECK_SECONDS", 300, minimum=10)
 # Most rows the MQL queue shows on one page, and the most leads one bulk decision takes.
@@ -282,30 +333,15 @@ HANDOFF_ASSIGNMENT_RECONCILE_WINDOW_DAYS = env_int(
 )
 HANDOFF_ASSIGNMENT_RECONCILE_MAX = env_int("HANDOFF_ASSIGNMENT_RECONCILE_MAX", 1000, minimum=1)
 
-# --- Marketing: segments, capture, scoring (issue 6) ----------------------------
-# Engagement points halve every this many days (0: no decay).
-HANDOFF_SCORE_HALF_LIFE_DAYS = env_int("HANDOFF_SCORE_HALF_LIFE_DAYS", 30, minimum=0)
+# --- Handoff: landing pages (campaigns.capture) -------------------------------
 # Landing pages: form posts per client address per window, and the largest body accepted.
 HANDOFF_CAPTURE_RATE_LIMIT = env_int("HANDOFF_CAPTURE_RATE_LIMIT", 10, minimum=1)
 HANDOFF_CAPTURE_RATE_WINDOW = env_int("HANDOFF_CAPTURE_RATE_WINDOW", 3600, minimum=1)
 HANDOFF_CAPTURE_MAX_BYTES = env_int("HANDOFF_CAPTURE_MAX_BYTES", 32_768, minimum=1024)
 # Behind a proxy, the header that carries the client address (e.g. HTTP_X_FORWARDED_FOR).
 HANDOFF_CAPTURE_IP_HEADER = env_str("HANDOFF_CAPTURE_IP_HEADER", "")
-# The rate limit counts in this cache: Redis when there is one, so every web process shares it.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "capture": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "handoff-capture",
-        }
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "capture"}
-    ),
-}
 
-# --- Lead imports (campaigns.imports) -----------------------------------------
+# --- Handoff: lead imports (campaigns.imports) --------------------------------
 # HubSpot-sized files: over either limit an upload is refused (413) before any row is written.
 HANDOFF_IMPORT_MAX_BYTES = env_int("HANDOFF_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
 HANDOFF_IMPORT_MAX_ROWS = env_int("HANDOFF_IMPORT_MAX_ROWS", 1_048_576, minimum=1)
@@ -318,7 +354,7 @@ HANDOFF_IMPORT_MERGE_WORKERS = env_int("HANDOFF_IMPORT_MERGE_WORKERS", 2, minimu
 # A running import not heard of for this long is taken as dead and queued again.
 HANDOFF_IMPORT_STALL_SECONDS = env_int("HANDOFF_IMPORT_STALL_SECONDS", 300, minimum=10)
 
-# --- Nurturing (campaigns.nurture) ----------------------------------------------
+# --- Handoff: nurturing (campaigns.nurture) -----------------------------------
 # Beat ticks this often; each tick hands due enrollments to workers in batches.
 HANDOFF_NURTURE_TICK_SECONDS = env_int("HANDOFF_NURTURE_TICK_SECONDS", 60, minimum=1)
 HANDOFF_NURTURE_BATCH_SIZE = env_int("HANDOFF_NURTURE_BATCH_SIZE", 200, minimum=1)
@@ -343,9 +379,8 @@ HANDOFF_NURTURE_RECONCILE_WINDOW_DAYS = env_int(
     "HANDOFF_NURTURE_RECONCILE_WINDOW_DAYS", 7, minimum=1
 )
 HANDOFF_NURTURE_RECONCILE_MAX = env_int("HANDOFF_NURTURE_RECONCILE_MAX", 1000, minimum=1)
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["NurtureExitEnum"] = "campaigns.nurture.models.Exit"
 
-# --- Outbox (issue 8: faults) ----------------------------------------------------
+# --- Handoff: the outbox (outbox) ---------------------------------------------
 # Task messages queued on commit are rows too (outbox.PendingTask). Beat sweeps every
 # HANDOFF_OUTBOX_SWEEP_SECONDS: a row never sent (the broker was down at the commit) goes out
 # after HANDOFF_OUTBOX_GRACE_SECONDS; one sent but not done within
@@ -356,36 +391,3 @@ HANDOFF_OUTBOX_SWEEP_SECONDS = env_int("HANDOFF_OUTBOX_SWEEP_SECONDS", 30, minim
 HANDOFF_OUTBOX_GRACE_SECONDS = env_int("HANDOFF_OUTBOX_GRACE_SECONDS", 30, minimum=0)
 HANDOFF_OUTBOX_LEASE_SECONDS = env_int("HANDOFF_OUTBOX_LEASE_SECONDS", 3600, minimum=1)
 HANDOFF_OUTBOX_MAX_ATTEMPTS = env_int("HANDOFF_OUTBOX_MAX_ATTEMPTS", 10, minimum=1)
-
-# --- Security hardening (issue 8) -----------------------------------------------
-# Login throttling with django-axes: after HANDOFF_LOGIN_FAILURE_LIMIT failed logins for one
-# username from one IP address, that pair is locked out for HANDOFF_LOGIN_COOLOFF_MINUTES;
-# the login page and POST /api/auth/token/ answer 429 meanwhile.
-INSTALLED_APPS += ["axes"]
-# AxesMiddleware last, as axes documents: it turns a lockout into the 429 response.
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
-AUTHENTICATION_BACKENDS = [
-    # First: refuses a locked-out login before any password is checked.
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-AXES_ENABLED = env_bool("HANDOFF_LOGIN_THROTTLING", True)
-AXES_FAILURE_LIMIT = env_int("HANDOFF_LOGIN_FAILURE_LIMIT", 5, minimum=1)
-# In hours, as axes takes a number.
-AXES_COOLOFF_TIME = env_int("HANDOFF_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_HTTP_RESPONSE_CODE = 429
-AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
-# Lockouts are logged as warnings; the start-up banner would only add noise to every command.
-AXES_VERBOSE = False
-# The schema and the API docs are for signed-in users, like the rest of /api/.
-SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"]
-
-# --- API bodies ---------------------------------------------------------------
-# JSON nested too deeply for Python's decoder is a 400, not a RecursionError (config.parsers).
-REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "config.parsers.JSONParser",
-    "rest_framework.parsers.FormParser",
-    "rest_framework.parsers.MultiPartParser",
-]

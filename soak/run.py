@@ -49,18 +49,15 @@ class Processes:
         )
 
     def start(self, timeout: float = 60) -> None:
+        from tests.services import gunicorn_command
+
         python = sys.executable
-        # The production shape (docker-compose.yml): gunicorn, worker and beat apart.
+        # The production shape (docker-compose.yml): gunicorn, worker and beat apart; the
+        # server with production's config/gunicorn.conf.py (3 workers x 8 threads, keep-alive
+        # 75 s as behind a proxy), its log level that of the image.
         self._start(
             "server",
-            [
-                *(python, "-m", "gunicorn", "config.wsgi:application"),
-                *("--bind", f"127.0.0.1:{self.port}", "--workers", "3"),
-                *("--worker-class", "gthread", "--threads", "8", "--timeout", "60"),
-                # As behind a proxy: a connection a client left idle for a moment is not
-                # closed under its next request (gunicorn's default is 2 s).
-                *("--keep-alive", "75"),
-            ],
+            gunicorn_command(self.port, workers=3, threads=8, log_level="info"),
         )
         from config.celery import QUEUES, app
 

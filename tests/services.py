@@ -61,24 +61,27 @@ def start_smtp() -> tuple[Controller, SMTPRecorder]:
     return controller, recorder
 
 
-def gunicorn_command(port: int, *, workers: int, threads: int) -> list[str]:
-    """gunicorn serving the app on 127.0.0.1:`port` as production does (threaded workers),
-    quietly: for the tests and benchmarks that need a real server."""
+GUNICORN = ["-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
+
+
+def gunicorn_command(port: int, *, workers: int, threads: int, **settings: str | int) -> list[str]:
+    """gunicorn serving the app on 127.0.0.1:`port` as production does (the one
+    config/gunicorn.conf.py), quietly: for the tests and benchmarks that need a real server.
+    What differs from production is set in the environment the file reads (`env` adds it to
+    the caller's), e.g. keep_alive=75 for HANDOFF_WEB_KEEP_ALIVE."""
+    values = {
+        "bind": f"127.0.0.1:{port}",
+        "workers": workers,
+        "threads": threads,
+        "access_log": "",
+        "log_level": "warning",
+        **settings,
+    }
     return [
+        "env",
+        *(f"HANDOFF_WEB_{name.upper()}={value}" for name, value in values.items()),
         sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--log-level",
-        "warning",
+        *GUNICORN,
     ]
 
 

@@ -29,8 +29,9 @@ def test_every_app_command_exists_in_the_project():
         command = services[name]["command"]
         program = command[0]
         if program == "gunicorn":
-            module, attribute = command[1].split(":")
-            assert hasattr(importlib.import_module(module), attribute)
+            assert command[1:3] == ["-c", "config/gunicorn.conf.py"]
+            assert (ROOT / command[2]).exists()
+            assert hasattr(importlib.import_module(command[3]), "application")
         elif program == "celery":
             assert command[1:3] == ["-A", "config"]
             assert command[3] in ("worker", "beat")
@@ -62,7 +63,7 @@ def test_the_dockerfile_installs_the_project_and_serves_gunicorn():
     assert "FROM python:3.11" in dockerfile
     assert "pip install ." in dockerfile
     assert "collectstatic" in dockerfile
-    assert '"gunicorn", "config.wsgi:application"' in dockerfile
+    assert 'CMD ["gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]' in dockerfile
 
 
 def _consumed(command: list[str], declared: set[str]) -> set[str]:

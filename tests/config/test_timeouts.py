@@ -93,3 +93,10 @@ def test_the_outbox_does_not_send_an_import_again_while_it_may_still_run(setting
     }
     due = set(PendingTask.objects.filter(lease_over(now)))
     assert due == {rows["import past its time limit"], rows["refresh lost two hours ago"]}
+
+
+def test_a_nurture_batch_is_not_handed_out_again_while_its_task_may_run(settings):
+    from campaigns.nurture.tasks import send_batch
+
+    assert send_batch.time_limit < settings.HANDOFF_NURTURE_LEASE_SECONDS
+    assert send_batch.time_limit < settings.HANDOFF_BROKER_VISIBILITY_TIMEOUT
