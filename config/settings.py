@@ -7,6 +7,7 @@ needs no server (kombu's filesystem transport). `.env.example` lists every varia
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_required, env_str
 from .security import frame_ancestors_check
@@ -258,6 +259,12 @@ HANDOFF_SLA_CHECK_SECONDS = env_int("HANDOFF_SLA_CHECK_SECONDS", 300, minimum=10
 # Most rows the MQL queue shows on one page, and the most leads one bulk decision takes.
 HANDOFF_QUEUE_PAGE_SIZE = env_int("HANDOFF_QUEUE_PAGE_SIZE", 50, minimum=1)
 HANDOFF_BULK_MAX = env_int("HANDOFF_BULK_MAX", 200, minimum=1)
+# A rep's morning digest (overdue tasks, tasks due today, MQLs waiting): sent at this hour and
+# minute of Celery's clock (UTC), once per rep per day.
+HANDOFF_DIGEST_HOUR = env_int("HANDOFF_DIGEST_HOUR", 7, minimum=0)
+HANDOFF_DIGEST_MINUTE = env_int("HANDOFF_DIGEST_MINUTE", 0, minimum=0)
+if HANDOFF_DIGEST_HOUR > 23 or HANDOFF_DIGEST_MINUTE > 59:
+    raise ImproperlyConfigured("HANDOFF_DIGEST_HOUR is 0-23 and HANDOFF_DIGEST_MINUTE 0-59.")
 
 # --- Marketing: segments, capture, scoring (issue 6) ----------------------------
 # Engagement points halve every this many days (0: no decay).

@@ -383,6 +383,10 @@ class LeadChange(models.Model):
         return f"lead {self.lead_id}: {self.field} {self.old!r} -> {self.new!r}"
 
     @property
+    def field_label(self) -> str:
+        return self.field.replace("_", " ")
+
+    @property
     def actor_label(self) -> str:
         return self.actor.get_username() if self.actor_id else "system"
 
