@@ -267,3 +267,45 @@ def test_a_marketer_edits_marketing_leads_but_not_sales_ones(api, marketer, make
     )
     refused = api(marketer).patch(f"/api/leads/{sal.pk}/", {"title": "CMO"}, format="json")
     assert refused.status_code == 403 and "marketers edit leads in" in refused.json()["detail"]
+
+
+# --- speed to first touch -------------------------------------------------------------------
+
+
+def test_speed_to_first_touch_is_per_rep_who_accepted(client, rep, rep2, manager, make_lead):
+    from funnel.activities import first_touch_by_rep
+    from tests.conftest import move
+
+    fast = make_lead("mql")
+    slow = make_lead("mql")
+    untouched = make_lead("mql")
+    theirs = make_lead("mql")
+    accepted = {}
+    for lead, who in ((fast, rep), (slow, rep), (untouched, rep), (theirs, rep2)):
+        accepted[lead.pk] = move(lead, "sal", who).at
+    # An activity before the accept is not a touch after it.
+    Activity.objects.create(
+        lead=fast, kind="note", note="x", at=accepted[fast.pk] - dt.timedelta(hours=5)
+    )
+    Activity.objects.create(lead=fast, kind="call", at=accepted[fast.pk] + dt.timedelta(hours=1))
+    Activity.objects.create(lead=fast, kind="call", at=accepted[fast.pk] + dt.timedelta(hours=9))
+    Activity.objects.create(lead=slow, kind="call", at=accepted[slow.pk] + dt.timedelta(hours=3))
+    Activity.objects.create(
+        lead=theirs, kind="email", at=accepted[theirs.pk] + dt.timedelta(hours=10)
+    )
+    rows = {row["rep"]: row for row in first_touch_by_rep()}
+    assert rows["rep"] == {
+        "rep": "rep",
+        "accepted": 3,
+        "touched": 2,
+        "untouched": 1,
+        "median_hours": 2.0,
+    }
+    assert rows["rep2"]["median_hours"] == 10.0 and rows["rep2"]["accepted"] == 1
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    assert first_touch_by_rep(since=tomorrow) == []
+
+    client.force_login(manager)
+    html = client.get("/dashboard/").content.decode()
+    table = html.split("data-first-touch")[1].split("</table>")[0]
+    assert 'data-rep="rep"' in table and "<td data-median>2.0</td>" in table
