@@ -1,7 +1,7 @@
 """The activities and tasks part of the public API (DESIGN.md, "Activities and tasks")."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -61,29 +61,33 @@ class LeadActivities(APIView):
         return Response(ActivitySerializer(row).data, status=status.HTTP_201_CREATED)
 
 
-class TaskListCreate(APIView):
+class TaskListCreate(generics.ListAPIView):
     permission_classes = [HasRole]
+    serializer_class = TaskSerializer
+    pagination_class = Pagination
+    filterset_class = None
 
-    @extend_schema(parameters=[TaskQuerySerializer], responses=TaskSerializer(many=True))
-    def get(self, request):
-        query = _validated(TaskQuerySerializer, request.query_params.dict())
-        tasks = activities.tasks_filter(
+    def get_queryset(self):
+        query = _validated(TaskQuerySerializer, self.request.query_params.dict())
+        return activities.tasks_filter(
             activities.task_list(),
-            user=request.user,
+            user=self.request.user,
             owner=query.get("owner", ""),
             lead=query.get("lead"),
             due=query.get("due", ""),
             done=query.get("done"),
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(tasks, request, view=self)
-        return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
+
+    @extend_schema(parameters=[TaskQuerySerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=TaskRequestSerializer,
         responses={
             201: TaskSerializer,
             403: error("A sales rep adds tasks only on their own and unassigned leads."),
+            404: error("No such lead."),
         },
     )
     def post(self, request):

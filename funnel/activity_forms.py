@@ -117,9 +117,13 @@ class LeadEditForm(forms.Form):
         return cls(initial={name: getattr(lead, name) for name in cls.base_fields})
 
     def changes(self, lead) -> dict:
-        """Only what differs from the lead: an untouched field is not rewritten."""
+        """Only what differs from the lead: an untouched field is not rewritten, and a post
+        that leaves a field out (not the page's whole form) does not blank it."""
         changed = {}
+        whole_form = self.data.get("whole_form") == "1"
         for name, value in self.cleaned_data.items():
+            if name not in self.data and not whole_form:
+                continue
             if name == "email":
                 value = value or None
             if value != getattr(lead, name):

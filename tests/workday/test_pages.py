@@ -226,3 +226,24 @@ def test_my_day_lists_overdue_today_and_new_mqls(
 def test_my_day_is_for_reps_and_managers(signed_in, marketer, manager):
     assert signed_in(marketer).get("/my-day/").status_code == 403
     assert signed_in(manager).get("/my-day/").status_code == 200
+
+
+def test_a_post_without_a_field_leaves_it_alone_and_the_whole_form_clears_a_box(
+    signed_in, rep, make_lead
+):
+    lead = make_lead("sal", owner=rep, company="Acme", phone="+49 30 1234")
+    Lead.objects.filter(pk=lead.pk).update(do_not_email=True)
+    client = signed_in(rep)
+    client.post(f"/leads/{lead.pk}/edit/", {"title": "CTO"})
+    lead.refresh_from_db()
+    assert (lead.title, lead.company, lead.phone, lead.do_not_email) == (
+        "CTO",
+        "Acme",
+        "+49 30 1234",
+        True,
+    )
+    whole = {"whole_form": "1", "email": lead.email, "company": "Acme", "title": "CTO"}
+    client.post(f"/leads/{lead.pk}/edit/", whole)
+    lead.refresh_from_db()
+    assert lead.do_not_email is False and lead.phone == ""
+    assert LeadChange.objects.filter(lead=lead, field="do_not_email", new="no").exists()
