@@ -18,7 +18,7 @@ from leads.roles import SALES_REP, has_role, is_manager
 from leads.selectors import can_act_on, lead_owner_candidates, ownership_refusal
 
 from .errors import InvalidTransition, LeadNotFound, TransitionForbidden
-from .models import Activity, Task, Transition
+from .models import Activity, LeadChange, Task, Transition
 
 MAX_NOTE = 5000
 MAX_DURATION = 24 * 60
@@ -298,3 +298,19 @@ def _median(values: list[float]) -> float:
 def works_a_day(user) -> bool:
     """Reps and managers have a day of tasks and MQLs."""
     return has_role(user, SALES_REP) or is_manager(user)
+
+
+# --- GDPR erasure ---------------------------------------------------------------------------
+
+
+def lead_work_erase(*, lead_id: int) -> None:
+    """`lead_erased` receiver: the person's data goes from the work on the lead too. The
+    activities stay counted (kind, time, who, minutes), notes and outcomes go; task titles are
+    replaced; logged changes of personal fields lose their values."""
+    from leads.services import ERASED_VALUES
+
+    Activity.objects.filter(lead_id=lead_id).update(note="", outcome="")
+    Task.objects.filter(lead_id=lead_id).update(title="(erased)")
+    LeadChange.objects.filter(lead_id=lead_id, field__in=[*ERASED_VALUES, "external_id"]).update(
+        old="", new=""
+    )

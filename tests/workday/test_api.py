@@ -309,3 +309,26 @@ def test_speed_to_first_touch_is_per_rep_who_accepted(client, rep, rep2, manager
     html = client.get("/dashboard/").content.decode()
     table = html.split("data-first-touch")[1].split("</table>")[0]
     assert 'data-rep="rep"' in table and "<td data-median>2.0</td>" in table
+
+
+def test_an_erasure_removes_the_person_from_activities_tasks_and_changes(
+    api, rep, manager, make_lead
+):
+    lead = make_lead("sal", owner=rep, phone="+49 30 1234")
+    api(rep).post(
+        f"/api/leads/{lead.pk}/activities/",
+        {"kind": "call", "outcome": "Spoke to Ada", "note": "Ada's mobile is +49 171 5555"},
+        format="json",
+    )
+    Task.objects.create(
+        lead=lead, title="Call Ada on +49 171 5555", due_at=timezone.now(), owner=rep
+    )
+    api(rep).patch(
+        f"/api/leads/{lead.pk}/", {"phone": "+49 171 5555", "industry": "Software"}, format="json"
+    )
+    assert api(manager).delete(f"/api/leads/{lead.pk}/").status_code == 204
+    activity = Activity.objects.get(lead=lead)
+    assert (activity.kind, activity.note, activity.outcome) == ("call", "", "")
+    assert Task.objects.get(lead=lead).title == "(erased)"
+    changes = dict(LeadChange.objects.filter(lead=lead).values_list("field", "new"))
+    assert changes == {"phone": "", "industry": "Software"}
