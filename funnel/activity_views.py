@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from leads.roles import SALES_REP, has_role, is_manager, roles_of
 from leads.selectors import can_act_on, lead_for_user, lead_owner_candidates
 from leads.services import DuplicateLead
+from leads.stages import Stage
 
 from . import activities, lead_edits
 from .activity_forms import OUTCOMES, ActivityForm, LeadEditForm, TaskForm
@@ -186,7 +187,10 @@ def hand_back(request, pk):
         lead = lead_edits.lead_hand_back(lead_id=lead.pk, actor=request.user)
     except TransitionError as exc:
         return _refused(request, lead, exc)
-    messages.success(request, f"{lead.display_name} is back in the queue, unassigned.")
+    if lead.stage == Stage.MQL:
+        messages.success(request, f"{lead.display_name} is back in the queue, unassigned.")
+    else:
+        messages.success(request, f"{lead.display_name} is unassigned now; any rep may take it.")
     return redirect("lead-detail", pk=lead.pk)
 
 

@@ -12,7 +12,7 @@ from leads.services import lead_update
 from leads.stages import Stage
 
 from .errors import InvalidTransition, LeadNotFound, TransitionForbidden
-from .models import LeadChange, Opportunity
+from .models import LeadChange, Opportunity, Task
 
 # Leads marketing still works: a marketer edits these; sales-stage leads are sales's.
 MARKETING_STAGES = (Stage.SUSPECT, Stage.MQL, Stage.NURTURE)
@@ -69,14 +69,19 @@ def _locked(lead_id: int) -> Lead:
     return lead
 
 
-def _deal_owner_follows(lead: Lead, actor, at) -> None:
-    """The lead's open deal belongs to whoever owns the lead."""
+def _deal_owner_follows(lead: Lead, actor, at, *, old_owner=None) -> None:
+    """The lead's open deal belongs to whoever owns the lead, and the old owner's open tasks
+    on it go to the new owner (a lead handed back to the queue leaves them with the rep)."""
     deal = Opportunity.objects.filter(lead=lead, status=Opportunity.Status.OPEN).first()
     if deal is not None and deal.owner_id != lead.owner_id:
         old = deal.owner
         deal.owner = lead.owner
         deal.save(update_fields=["owner"])
         _log(lead, actor, "deal owner", old, lead.owner, at)
+    if old_owner is not None and lead.owner_id is not None and old_owner.pk != lead.owner_id:
+        Task.objects.filter(lead=lead, owner=old_owner, done_at__isnull=True).update(
+            owner=lead.owner
+        )
 
 
 def lead_edit(*, lead_id: int, actor, changes: dict) -> Lead:
@@ -97,7 +102,7 @@ def lead_edit(*, lead_id: int, actor, changes: dict) -> Lead:
         for field, old in before.items():
             _log(lead, actor, field, old, getattr(lead, field), at)
         if "owner" in changes:
-            _deal_owner_follows(lead, actor, at)
+            _deal_owner_follows(lead, actor, at, old_owner=before["owner"])
     return lead
 
 

@@ -62,6 +62,7 @@ def test_a_rep_logs_a_call_and_completes_its_follow_up(page, rep, worked_lead):
     expect(timeline.locator("[data-entry=activity]")).to_contain_text("Call · Connected · 12 min")
     expect(timeline.locator("[data-entry=task]")).to_contain_text("Send pricing to Ada")
     expect(page.locator(".tasks")).to_contain_text("Send pricing to Ada")
+    assert severe_violations(page) == []  # with the message and the new entries
 
     page.get_by_role("link", name="My day").click()
     expect(page.get_by_role("heading", name="My day", exact=True)).to_be_visible()
@@ -70,6 +71,7 @@ def test_a_rep_logs_a_call_and_completes_its_follow_up(page, rep, worked_lead):
     overdue.get_by_role("button", name="Done: Send pricing to Ada").click()
     expect(page.get_by_text("Done: Send pricing to Ada (Ada Lovelace).")).to_be_visible()
     expect(page.locator("[data-count=overdue]")).to_have_text("0")
+    assert severe_violations(page) == []
 
     task = Task.objects.get(lead=worked_lead)
     assert task.done_at is not None and task.done_by == rep
@@ -94,6 +96,7 @@ def test_a_manager_reassigns_a_lead_and_the_old_owner_sees_who_has_it(
     expect(page.locator(".timeline [data-entry=change]")).to_contain_text("rep → rep2")
     assert Lead.objects.get(pk=worked_lead.pk).owner == rep2
     assert LeadChange.objects.get(lead=worked_lead, field="owner").actor == manager
+    assert severe_violations(page) == []  # the manager's view: owner select, no log forms
 
     page.context.clear_cookies()
     log_in(page, "rep")

@@ -109,12 +109,16 @@ def test_a_manager_reassigns_any_lead_and_its_deal_from_the_lead_page(
 ):
     lead = make_lead("opportunity", owner=rep)
     Opportunity.objects.filter(lead=lead).update(owner=rep)
+    open_task = Task.objects.create(lead=lead, title="Call", due_at=timezone.now(), owner=rep)
+    manager_task = Task.objects.create(lead=lead, title="Own", due_at=timezone.now(), owner=manager)
     response = signed_in(manager).post(f"/leads/{lead.pk}/owner/", {"owner": "rep2"}, follow=True)
     html = response.content.decode()
     assert "now belongs to rep2" in html
     lead.refresh_from_db()
     assert lead.owner == rep2
     assert Opportunity.objects.get(lead=lead, status="open").owner == rep2
+    assert Task.objects.get(pk=open_task.pk).owner == rep2  # the old owner's tasks follow
+    assert Task.objects.get(pk=manager_task.pk).owner == manager
     changes = set(LeadChange.objects.filter(lead=lead).values_list("field", "old", "new"))
     assert changes == {("owner", "rep", "rep2"), ("deal owner", "rep", "rep2")}
     assert "Changed owner" in html and "rep → rep2" in html
