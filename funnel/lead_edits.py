@@ -94,14 +94,25 @@ def lead_edit(*, lead_id: int, actor, changes: dict) -> Lead:
         if not can_edit_lead(actor, lead):
             raise TransitionForbidden(edit_refusal(actor, lead))
         before = {field: getattr(lead, field) for field in changes}
+        changes = dict(changes)
+        # Its owner hands a lead back (owner None) as on the page; other owners are managers'.
+        hand_back = (
+            "owner" in changes
+            and changes["owner"] in (None, "")
+            and lead.owner_id == actor.pk
+            and not is_manager(actor)
+        )
+        if hand_back:
+            changes.pop("owner")
+            lead.owner = None
         try:
-            lead = lead_update(lead=lead, actor=actor, changes=dict(changes))
+            lead = lead_update(lead=lead, actor=actor, changes=changes)
         except PermissionDenied as exc:
             raise TransitionForbidden(str(exc)) from None
         at = timezone.now()
         for field, old in before.items():
             _log(lead, actor, field, old, getattr(lead, field), at)
-        if "owner" in changes:
+        if "owner" in before:
             _deal_owner_follows(lead, actor, at, old_owner=before["owner"])
     return lead
 

@@ -332,3 +332,14 @@ def test_an_erasure_removes_the_person_from_activities_tasks_and_changes(
     assert Task.objects.get(lead=lead).title == "(erased)"
     changes = dict(LeadChange.objects.filter(lead=lead).values_list("field", "new"))
     assert changes == {"phone": "", "industry": "Software"}
+
+
+def test_a_rep_hands_their_own_lead_back_with_patch_but_gives_it_to_no_one(
+    api, rep, rep2, make_lead
+):
+    lead = make_lead("sal", owner=rep)
+    given = api(rep).patch(f"/api/leads/{lead.pk}/", {"owner": "rep2"}, format="json")
+    assert given.status_code == 403 and "Only managers" in given.json()["detail"]
+    back = api(rep).patch(f"/api/leads/{lead.pk}/", {"owner": None}, format="json")
+    assert back.status_code == 200 and back.json()["owner"] is None
+    assert LeadChange.objects.get(lead=lead, field="owner").old == "rep"
