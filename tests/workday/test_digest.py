@@ -102,3 +102,24 @@ def test_beat_has_a_morning_entry():
     entry = app.conf.beat_schedule["funnel-morning-digests"]
     assert entry["task"] == "funnel.send_morning_digests"
     assert entry["schedule"].hour == {7}
+
+
+def test_a_digest_hour_out_of_range_stops_the_start():
+    import os
+    import subprocess
+    import sys
+
+    from tests.services import ROOT
+
+    env = {**os.environ, "DEBUG": "1", "HANDOFF_DIGEST_HOUR": "25"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "HANDOFF_DIGEST_HOUR is 0-23" in result.stderr
