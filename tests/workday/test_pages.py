@@ -251,3 +251,27 @@ def test_a_post_without_a_field_leaves_it_alone_and_the_whole_form_clears_a_box(
     lead.refresh_from_db()
     assert lead.do_not_email is False and lead.phone == ""
     assert LeadChange.objects.filter(lead=lead, field="do_not_email", new="no").exists()
+
+
+def test_the_lead_pages_queries_do_not_grow_with_its_timeline(signed_in, rep, make_lead):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lead = make_lead("sal", owner=rep)
+    client = signed_in(rep)
+
+    def add_work(count):
+        for number in range(count):
+            Activity.objects.create(lead=lead, kind="call", actor=rep, note=f"call {number}")
+            Task.objects.create(lead=lead, title=f"task {number}", due_at=timezone.now(), owner=rep)
+            LeadChange.objects.create(lead=lead, field="title", old="a", new="b", actor=rep)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/leads/{lead.pk}/").status_code == 200
+        return len(captured.captured_queries)
+
+    add_work(1)
+    few = queries()
+    add_work(10)
+    assert queries() == few
