@@ -59,6 +59,14 @@ BEAT_SCHEDULE = {
         "schedule": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS),
         "options": {"expires": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS)},
     },
+    # A rep's working day: one morning digest per rep (funnel.my_day), claimed per rep and
+    # day, so a second run of the entry on the same day sends nothing.
+    "funnel-morning-digests": {
+        "task": "funnel.send_morning_digests",
+        "schedule": crontab(
+            hour=settings.HANDOFF_DIGEST_HOUR, minute=settings.HANDOFF_DIGEST_MINUTE
+        ),
+    },
 }
 
 app = Celery("handoff")

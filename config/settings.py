@@ -7,6 +7,7 @@ needs no server (kombu's filesystem transport). `.env.example` lists every varia
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_required, env_str
 from .security import frame_ancestors_check
@@ -332,6 +333,12 @@ HANDOFF_ASSIGNMENT_RECONCILE_WINDOW_DAYS = env_int(
     "HANDOFF_ASSIGNMENT_RECONCILE_WINDOW_DAYS", 7, minimum=1
 )
 HANDOFF_ASSIGNMENT_RECONCILE_MAX = env_int("HANDOFF_ASSIGNMENT_RECONCILE_MAX", 1000, minimum=1)
+# A rep's morning digest (overdue tasks, tasks due today, MQLs waiting): sent at this hour and
+# minute of Celery's clock (UTC), once per rep per day.
+HANDOFF_DIGEST_HOUR = env_int("HANDOFF_DIGEST_HOUR", 7, minimum=0)
+HANDOFF_DIGEST_MINUTE = env_int("HANDOFF_DIGEST_MINUTE", 0, minimum=0)
+if HANDOFF_DIGEST_HOUR > 23 or HANDOFF_DIGEST_MINUTE > 59:
+    raise ImproperlyConfigured("HANDOFF_DIGEST_HOUR is 0-23 and HANDOFF_DIGEST_MINUTE 0-59.")
 
 # --- Handoff: landing pages (campaigns.capture) -------------------------------
 # Landing pages: form posts per client address per window, and the largest body accepted.

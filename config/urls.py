@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from campaigns import api as campaigns_api
 from campaigns.imports import api as imports_api
 from campaigns.nurture import urls as nurture_urls
+from funnel import activity_api
 from funnel import api as funnel_api
 from funnel import views as funnel_views
 from leads import views as leads_views
@@ -29,6 +30,14 @@ api = [
         name="api-bulk-transitions",
     ),
     path("reasons/", funnel_api.ReasonList.as_view(), name="api-reasons"),
+    # A rep's working day: activities on a lead, follow-up tasks.
+    path(
+        "leads/<int:pk>/activities/",
+        activity_api.LeadActivities.as_view(),
+        name="api-lead-activities",
+    ),
+    path("tasks/", activity_api.TaskListCreate.as_view(), name="api-tasks"),
+    path("tasks/<int:pk>/", activity_api.TaskDetail.as_view(), name="api-task"),
     path("funnel/", reporting_api.FunnelView.as_view(), name="api-funnel"),
     path("campaigns/", campaigns_api.CampaignListCreate.as_view(), name="api-campaigns"),
     path("capture/<slug:slug>/", campaigns_api.CaptureView.as_view(), name="api-capture"),

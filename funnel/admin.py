@@ -2,10 +2,13 @@ from django.contrib import admin
 
 from .models import (
     AcceptanceCriterion,
+    Activity,
+    LeadChange,
     Opportunity,
     PipelineStage,
     ReasonCode,
     SlaBreach,
+    Task,
     TerritoryRule,
     Transition,
     WorkspaceSettings,
@@ -94,3 +97,29 @@ class WorkspaceSettingsAdmin(admin.ModelAdmin):
 class SlaBreachAdmin(admin.ModelAdmin):
     list_display = ("lead", "mql_since", "due_at", "found_at", "owner", "notified_at")
     raw_id_fields = ("lead",)
+
+
+# --- a rep's working day: read in the admin, written from the lead page and the API ---------
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ("lead", "kind", "outcome", "at", "duration_minutes", "actor")
+    list_filter = ("kind",)
+    raw_id_fields = ("lead",)
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ("title", "lead", "owner", "due_at", "done_at")
+    list_filter = ("done_at",)
+    raw_id_fields = ("lead",)
+
+
+@admin.register(LeadChange)
+class LeadChangeAdmin(admin.ModelAdmin):
+    list_display = ("lead", "field", "old", "new", "actor", "at")
+    raw_id_fields = ("lead",)
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -15,6 +15,7 @@ from leads.selectors import lead_for_user
 from leads.services import lead_erase, lead_update
 
 from . import services
+from .lead_edits import lead_edit
 from .models import ReasonCode
 from .queue import leads_decide
 from .selectors import lead_history
@@ -79,10 +80,10 @@ class LeadDetail(APIView):
 
     @extend_schema(request=LeadWriteSerializer, responses=LeadDetailSerializer)
     def patch(self, request, pk):
-        with transaction.atomic():
-            lead = lead_for_user(request.user, pk, write=True, lock=True)
-            changes = _validated(LeadWriteSerializer, request.data, partial=True)
-            lead = lead_update(lead=lead, actor=request.user, changes=dict(changes))
+        lead = lead_for_user(request.user, pk)
+        changes = _validated(LeadWriteSerializer, request.data, partial=True)
+        # The lead page's edit form goes through the same service: same rule, same log.
+        lead = lead_edit(lead_id=lead.pk, actor=request.user, changes=dict(changes))
         return Response(LeadDetailSerializer(lead).data)
 
     @extend_schema(responses={204: None})

@@ -22,4 +22,11 @@ class FunnelConfig(AppConfig):
             Transition.objects.filter(lead_id=lead_id).erase_personal_data()
 
         lead_erased.connect(erase_log_notes, dispatch_uid="funnel-erase-log-notes", weak=False)
+
+        def erase_work(sender, *, lead_id, **kwargs):
+            from .activities import lead_work_erase
+
+            lead_work_erase(lead_id=lead_id)
+
+        lead_erased.connect(erase_work, dispatch_uid="funnel-erase-work", weak=False)
         stage_changed.connect(assign_new_mql, dispatch_uid="funnel.assign_new_mql")

@@ -6,17 +6,15 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from leads.models import Lead
-from leads.roles import SALES_REP, has_role, is_manager
-from leads.services import lead_assign
+from leads.roles import SALES_REP, has_role
 from leads.stages import Stage
 
-from .errors import AlreadyTaken, InvalidTransition, LeadNotFound, TransitionForbidden
+from .errors import AlreadyTaken, LeadNotFound, TransitionForbidden
 from .models import TerritoryRule, Transition, WorkspaceSettings
 
 logger = logging.getLogger(__name__)
@@ -173,15 +171,8 @@ def lead_claim(*, lead_id: int, actor) -> Lead:
 
 
 def lead_reassign(*, lead_id: int, actor, owner) -> Lead:
-    """A manager gives a lead to another user (or to nobody with owner=None)."""
-    if not is_manager(actor):
-        raise TransitionForbidden("Only managers reassign leads.")
-    with transaction.atomic():
-        lead = Lead.objects.select_for_update(of=("self",)).filter(pk=lead_id).first()
-        if lead is None:
-            raise LeadNotFound("No such lead.")
-        try:
-            lead_assign(lead=lead, actor=actor, owner=owner)
-        except ValidationError as exc:
-            raise InvalidTransition(exc.messages[0], errors={"owner": exc.messages}) from None
-    return lead
+    """A manager gives a lead to another user (or to nobody with owner=None); the change is
+    written to the lead's timeline and its open deal follows (funnel.lead_edits)."""
+    from .lead_edits import lead_owner_change
+
+    return lead_owner_change(lead_id=lead_id, actor=actor, owner=owner)

@@ -289,3 +289,122 @@ class SlaBreach(models.Model):
 
     def __str__(self) -> str:
         return f"SLA breach of lead {self.lead_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+# --- a rep's working day: activities, tasks, the lead's change log, the morning digest ------
+
+
+class Activity(models.Model):
+    """A call, e-mail, meeting or note logged on a lead: the work sales does on it."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "E-mail"
+        MEETING = "meeting", "Meeting"
+        NOTE = "note", "Note"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    outcome = models.CharField(max_length=100, blank=True, default="")
+    at = models.DateTimeField(default=timezone.now, help_text="When it happened.")
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    note = models.TextField(blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name_plural = "activities"
+        indexes = [models.Index(fields=["lead", "at"], name="activity_lead_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on lead {self.lead_id}"
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor.get_username() if self.actor_id else "system"
+
+
+class Task(models.Model):
+    """A follow-up on a lead, due at a time, owned by one user."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200)
+    due_at = models.DateTimeField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # "My day": a user's open tasks by due time.
+            models.Index(
+                fields=["owner", "due_at"], condition=Q(done_at__isnull=True), name="task_open_due"
+            ),
+            models.Index(fields=["lead", "due_at"], name="task_lead_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
+
+
+class LeadChange(models.Model):
+    """One change of one lead field by a person (owner included): old -> new, who, when."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=64)
+    old = models.TextField(blank=True, default="")
+    new = models.TextField(blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["lead", "at"], name="leadchange_lead_at")]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.field} {self.old!r} -> {self.new!r}"
+
+    @property
+    def field_label(self) -> str:
+        return self.field.replace("_", " ")
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor.get_username() if self.actor_id else "system"
+
+
+class DigestSent(models.Model):
+    """The morning digest claimed for one user and day: its unique row makes it one e-mail."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    tasks = models.PositiveIntegerField(default=0)
+    mqls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day"], name="one_digest_per_user_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"digest for {self.user_id} on {self.day}"

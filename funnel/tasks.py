@@ -70,3 +70,17 @@ def notify_sla_digest(breach_ids: list[int]) -> int:
 def notify_sla_breach(breach_id: int) -> bool:
     """Kept for messages queued before digests: a digest of one breach."""
     return sla_breach_notify(breach_id=breach_id)
+
+
+@shared_task(
+    name="funnel.send_morning_digests",
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    retry_backoff_max=900,
+    max_retries=6,
+)
+def send_morning_digests() -> int:
+    """Beat, each morning: one e-mail per rep, never one per task (funnel.my_day)."""
+    from .my_day import digests_send
+
+    return digests_send()

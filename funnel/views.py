@@ -9,6 +9,7 @@ from leads.selectors import lead_for_user
 from leads.services import lead_erase
 
 from . import services
+from .activity_views import lead_work_context
 from .errors import TransitionError
 from .forms import TransitionForm
 from .lifecycle import rule_for
@@ -21,7 +22,14 @@ def _require_role(user) -> None:
         raise PermissionDenied("Your account has no Handoff role.")
 
 
-def _lead_page(request, lead, *, bound: TransitionForm | None = None, status: int = 200):
+def _lead_page(
+    request,
+    lead,
+    *,
+    bound: TransitionForm | None = None,
+    status: int = 200,
+    work: dict | None = None,
+):
     forms = []
     for rule in actions_for(request.user, lead):
         if bound is not None and bound.rule == rule:
@@ -36,9 +44,16 @@ def _lead_page(request, lead, *, bound: TransitionForm | None = None, status: in
             "history": lead_history(lead),
             "action_forms": forms,
             **lead_workspace_context(lead),
+            # Activities, tasks, owner and edits (funnel.activity_views).
+            **lead_work_context(request.user, lead, **(work or {})),
         },
         status=status,
     )
+
+
+def lead_page_response(request, lead, *, status: int = 200, work: dict | None = None):
+    """The lead page with bound forms of the work on it: what a refused post shows again."""
+    return _lead_page(request, lead, status=status, work=work)
 
 
 @login_required

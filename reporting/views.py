@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from funnel.activities import first_touch_by_rep
 from leads.roles import MANAGER, MARKETER, SALES_REP, has_role, roles_of
 from leads.selectors import lead_owner_candidates
 from leads.stages import FORWARD_PATH, FORWARD_RANK, Stage
@@ -143,6 +144,8 @@ def dashboard(request):
         board=board,
         sort=sort,
         descending=descending,
+        # Speed to first touch (issue 15): sales's half of the handoff, from funnel.activities.
+        first_touch=first_touch_by_rep(since=scope.since, until=scope.until),
     )
     return render(request, "dashboards/dashboard.html", context, status=400 if errors else 200)
 

@@ -470,6 +470,109 @@ ROWS = {
 }
 
 
+# --- a rep's working day (issue 15): activities, tasks, owner, edits, My day -----------------
+# The lead and the task belong to rep2: for rep a colleague's (403), for rep2 their own. The
+# lead is an MQL, a marketing-stage lead a marketer may edit and log on.
+WORKDAY_DUE = "2030-01-02T09:00"
+ROWS.update(
+    {
+        "my-day": row(
+            "GET", "/my-day/", "page", sales(), why="My day is for sales reps and managers."
+        ),
+        "lead-activity GET": row("GET", "/leads/{lead}/activities/", "page", post_only()),
+        "lead-activity (a colleague's lead)": row(
+            "POST",
+            "/leads/{lead}/activities/",
+            "page",
+            (LOGIN, 302, 403, 302, 302, 302),
+            data={"kind": "note", "note": "Asked for a call"},
+            why=COLLEAGUE,
+        ),
+        "lead-task GET": row("GET", "/leads/{lead}/tasks/", "page", post_only()),
+        "lead-task (a colleague's lead)": row(
+            "POST",
+            "/leads/{lead}/tasks/",
+            "page",
+            (LOGIN, 302, 403, 302, 302, 302),
+            data={"title": "Call back", "due_at": WORKDAY_DUE},
+            why=COLLEAGUE,
+        ),
+        "lead-owner GET": row("GET", "/leads/{lead}/owner/", "page", post_only()),
+        "lead-owner": row(
+            "POST",
+            "/leads/{lead}/owner/",
+            "page",
+            managers(302),
+            data={"owner": "rep"},
+            why="Only managers reassign leads.",
+        ),
+        "lead-hand-back GET": row("GET", "/leads/{lead}/hand-back/", "page", post_only()),
+        "lead-hand-back (a colleague's lead)": row(
+            "POST",
+            "/leads/{lead}/hand-back/",
+            "page",
+            (LOGIN, 403, 403, 302, 302, 302),
+            why="only its owner or a manager hands it back",
+        ),
+        "lead-edit GET": row("GET", "/leads/{lead}/edit/", "page", post_only()),
+        "lead-edit (a colleague's lead)": row(
+            "POST",
+            "/leads/{lead}/edit/",
+            "page",
+            (LOGIN, 302, 403, 302, 302, 302),
+            data={"title": "CTO"},
+            why=COLLEAGUE,
+        ),
+        "lead-edit missing": row(
+            "POST", "/leads/{missing}/edit/", "page", everyone(404), data={"title": "CTO"}
+        ),
+        "task-done GET": row("GET", "/tasks/{task}/done/", "page", post_only()),
+        "task-done (a colleague's task)": row(
+            "POST",
+            "/tasks/{task}/done/",
+            "page",
+            (LOGIN, 302, 403, 302, 302, 302),
+            why="a sales rep changes their own tasks",
+        ),
+        "task-done missing": row("POST", "/tasks/{missing}/done/", "page", everyone(404)),
+        "api-lead-activities": row(
+            "GET", "/api/leads/{lead}/activities/", "api", everyone(kind="api")
+        ),
+        "api-lead-activities POST (a colleague's lead)": row(
+            "POST",
+            "/api/leads/{lead}/activities/",
+            "api",
+            (401, 201, 403, 201, 201, 201),
+            data={"kind": "call", "outcome": "Connected"},
+        ),
+        "api-lead-activities missing": row(
+            "POST",
+            "/api/leads/{missing}/activities/",
+            "api",
+            everyone(404, kind="api"),
+            data={"kind": "call"},
+        ),
+        "api-tasks": row("GET", "/api/tasks/?owner=me&due=overdue", "api", everyone(kind="api")),
+        "api-tasks POST (a colleague's lead)": row(
+            "POST",
+            "/api/tasks/",
+            "api",
+            (401, 201, 403, 201, 201, 201),
+            data={"lead": "{lead}", "title": "Call back", "due_at": WORKDAY_DUE},
+        ),
+        "api-task": row("GET", "/api/tasks/{task}/", "api", everyone(kind="api")),
+        "api-task missing": row("GET", "/api/tasks/{missing}/", "api", everyone(404, kind="api")),
+        "api-task PATCH (a colleague's task)": row(
+            "PATCH",
+            "/api/tasks/{task}/",
+            "api",
+            (401, 200, 403, 200, 200, 200),
+            data={"done": True},
+        ),
+    }
+)
+
+
 @pytest.fixture
 def world(settings, tmp_path, make_lead, marketer, rep, rep2, manager, admin_user):
     """One of each object a route names; the lead and the deal belong to rep2."""
@@ -500,8 +603,14 @@ def world(settings, tmp_path, make_lead, marketer, rep, rep2, manager, admin_use
     message = Message.objects.create(
         enrollment=enrollment, step=step, lead=lead, to_email=lead.email, subject="Hi"
     )
+    from django.utils import timezone
+
+    from funnel.models import Task
+
+    task = Task.objects.create(lead=lead, title="Call back", due_at=timezone.now(), owner=rep2)
     ids = {
         "lead": lead.pk,
+        "task": task.pk,
         "lead_email": lead.email,
         "deal": deal.pk,
         "stage2": stages[1].slug,
@@ -556,12 +665,14 @@ def request_as(user, method, path, kind, data):
         client = APIClient()
         if user is not None:
             client.force_authenticate(user)
-        call = {"GET": client.get, "DELETE": client.delete}.get(method, client.post)
+        call = {"GET": client.get, "DELETE": client.delete, "PATCH": client.patch}.get(
+            method, client.post
+        )
         if kind == "upload":
             upload = SimpleUploadedFile("leads.csv", b"Email\nbo@example.com\n", "text/csv")
             args = (path, {"file": upload}, "multipart")
         else:
-            args = (path, data, "json") if method == "POST" else (path,)
+            args = (path, data, "json") if method in ("POST", "PATCH") else (path,)
     with transaction.atomic():
         response = call(*args)
         transaction.set_rollback(True)

@@ -107,7 +107,7 @@ def test_the_lead_page_shows_an_mqls_criteria_and_sla_clock(client_for, make_lea
 def test_a_rep_is_offered_no_action_on_a_colleagues_lead(client_for, make_lead, rep, rep2):
     lead = make_lead("sal", owner=rep2)
     html = client_for(rep).get(f"/leads/{lead.pk}/").content.decode()
-    assert "Nothing you can do with this lead" in html
+    assert "Owned by rep2 — only they or a manager can move this lead." in html
     response = client_for(rep).post(
         f"/leads/{lead.pk}/move/", {"to": "sql", "from_stage": "sal", **BANT_ANSWERS}
     )

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from funnel.models import ReasonCode
+from funnel.models import Activity, ReasonCode, Task, Transition
 from funnel.services import lead_create, transition_lead
 from leads.models import Lead
 from leads.roles import ADMIN, MANAGER, MARKETER, SALES_REP
@@ -129,6 +129,7 @@ class Command(BaseCommand):
         for number in range(leads):
             with transaction.atomic():
                 self._lead(number, rng, now, users, campaigns)
+        self._workday(rng, now)
         scores_recompute()
         self.stdout.write(
             self.style.SUCCESS(f"Loaded {leads} demo leads in {len(campaigns)} campaigns.")
@@ -308,3 +309,32 @@ class Command(BaseCommand):
                 "mql", None, hours=(200, 1500), system_actor="re-engaged: clicked nurture e-mail"
             ):
                 return
+
+    def _workday(self, rng, now):
+        """Calls, meetings and follow-up tasks on the reps' accepted leads: speed to first
+        touch on the dashboard, and a My day with something overdue and due today."""
+        accepts = Transition.objects.filter(verb="accept", lead__owner__isnull=False)
+        for accept in accepts.select_related("lead").order_by("id"):
+            lead = accept.lead
+            if rng.random() < 0.8:
+                at = min(accept.at + dt.timedelta(hours=rng.uniform(0.2, 72)), now)
+                kind = rng.choice(["call", "call", "email", "meeting"])
+                Activity.objects.create(
+                    lead=lead,
+                    kind=kind,
+                    outcome={"call": "Connected", "email": "Sent", "meeting": "Held"}[kind],
+                    at=at,
+                    duration_minutes=rng.randint(5, 45) if kind != "email" else None,
+                    note="Walked through their lead handoff today.",
+                    actor=accept.actor or lead.owner,
+                    created_at=at,
+                )
+            if lead.stage in ("sal", "sql", "opportunity") and rng.random() < 0.5:
+                Task.objects.create(
+                    lead=lead,
+                    title=rng.choice(["Call back", "Send the proposal", "Book a demo"]),
+                    due_at=now + dt.timedelta(hours=rng.uniform(-72, 96)),
+                    owner=lead.owner,
+                    created_by=lead.owner,
+                    created_at=now - dt.timedelta(days=1),
+                )

@@ -1,0 +1,147 @@
+"""Changes to a lead's record made by people: field edits, owner changes, handing a lead back
+to the queue. The lead page and `PATCH /api/leads/{id}/` both go through `lead_edit`, and every
+change is written to the lead's timeline (`LeadChange`: old -> new, who, when)."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from leads.models import Lead
+from leads.roles import MARKETER, SALES_REP, is_manager, roles_of
+from leads.services import lead_update
+from leads.stages import Stage
+
+from .errors import InvalidTransition, LeadNotFound, TransitionForbidden
+from .models import LeadChange, Opportunity, Task
+
+# Leads marketing still works: a marketer edits these; sales-stage leads are sales's.
+MARKETING_STAGES = (Stage.SUSPECT, Stage.MQL, Stage.NURTURE)
+
+
+def can_edit_lead(user, lead: Lead) -> bool:
+    """Managers edit every lead; a rep their own (and unassigned) leads; a marketer the leads
+    in marketing's stages."""
+    held = roles_of(user)
+    if is_manager(user):
+        return True
+    if SALES_REP in held and lead.owner_id in (None, user.pk):
+        return True
+    return MARKETER in held and lead.stage in MARKETING_STAGES
+
+
+def edit_refusal(user, lead: Lead) -> str:
+    if lead.owner_id and lead.owner_id != user.pk and SALES_REP in roles_of(user):
+        return (
+            f"Lead {lead.pk} belongs to {lead.owner.get_username()}; "
+            "a sales rep acts only on their own and unassigned leads."
+        )
+    if MARKETER in roles_of(user):
+        return (
+            f"Lead {lead.pk} is in {lead.stage}: marketers edit leads in "
+            f"{', '.join(MARKETING_STAGES)}; sales edits the rest."
+        )
+    return "You may not edit this lead."
+
+
+def _shown(field: str, value) -> str:
+    if value is None:
+        return ""
+    if field == "owner":
+        return value.get_username()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _log(lead: Lead, actor, field: str, old, new, at) -> LeadChange | None:
+    old_text, new_text = _shown(field, old), _shown(field, new)
+    if old_text == new_text:
+        return None
+    return LeadChange.objects.create(
+        lead=lead, field=field, old=old_text, new=new_text, actor=actor, at=at
+    )
+
+
+def _locked(lead_id: int) -> Lead:
+    lead = Lead.objects.select_for_update(of=("self",)).filter(pk=lead_id).first()
+    if lead is None:
+        raise LeadNotFound("No such lead.")
+    return lead
+
+
+def _deal_owner_follows(lead: Lead, actor, at, *, old_owner=None) -> None:
+    """The lead's open deal belongs to whoever owns the lead, and the old owner's open tasks
+    on it go to the new owner (a lead handed back to the queue leaves them with the rep)."""
+    deal = Opportunity.objects.filter(lead=lead, status=Opportunity.Status.OPEN).first()
+    if deal is not None and deal.owner_id != lead.owner_id:
+        old = deal.owner
+        deal.owner = lead.owner
+        deal.save(update_fields=["owner"])
+        _log(lead, actor, "deal owner", old, lead.owner, at)
+    if old_owner is not None and lead.owner_id is not None and old_owner.pk != lead.owner_id:
+        Task.objects.filter(lead=lead, owner=old_owner, done_at__isnull=True).update(
+            owner=lead.owner
+        )
+
+
+def lead_edit(*, lead_id: int, actor, changes: dict) -> Lead:
+    """Change a lead's fields (and, for managers, its owner), logging each change.
+
+    Raises TransitionForbidden (403), LeadNotFound (404), ValidationError or DuplicateLead.
+    """
+    with transaction.atomic():
+        lead = _locked(lead_id)
+        if not can_edit_lead(actor, lead):
+            raise TransitionForbidden(edit_refusal(actor, lead))
+        before = {field: getattr(lead, field) for field in changes}
+        changes = dict(changes)
+        # Its owner hands a lead back (owner None) as on the page; other owners are managers'.
+        hand_back = (
+            "owner" in changes
+            and changes["owner"] in (None, "")
+            and lead.owner_id == actor.pk
+            and not is_manager(actor)
+        )
+        if hand_back:
+            changes.pop("owner")
+            lead.owner = None
+        try:
+            lead = lead_update(lead=lead, actor=actor, changes=changes)
+        except PermissionDenied as exc:
+            raise TransitionForbidden(str(exc)) from None
+        at = timezone.now()
+        for field, old in before.items():
+            _log(lead, actor, field, old, getattr(lead, field), at)
+        if "owner" in before:
+            _deal_owner_follows(lead, actor, at, old_owner=before["owner"])
+    return lead
+
+
+def lead_owner_change(*, lead_id: int, actor, owner) -> Lead:
+    """A manager gives any lead (and its open deal) to another user, or to nobody."""
+    if not is_manager(actor):
+        raise TransitionForbidden("Only managers reassign leads.")
+    try:
+        return lead_edit(lead_id=lead_id, actor=actor, changes={"owner": owner})
+    except ValidationError as exc:
+        raise InvalidTransition(exc.messages[0], errors={"owner": exc.messages}) from None
+
+
+def lead_hand_back(*, lead_id: int, actor) -> Lead:
+    """The lead's owner gives it back to the queue: unassigned, for any rep to claim."""
+    with transaction.atomic():
+        lead = _locked(lead_id)
+        if lead.owner_id is None:
+            raise InvalidTransition("This lead is unassigned already.")
+        if lead.owner_id != actor.pk and not is_manager(actor):
+            raise TransitionForbidden(
+                f"Lead {lead.pk} belongs to {lead.owner.get_username()}; "
+                "only its owner or a manager hands it back."
+            )
+        old = lead.owner
+        lead.owner = None
+        lead.save(update_fields=["owner", "updated_at"])
+        at = timezone.now()
+        _log(lead, actor, "owner", old, None, at)
+        _deal_owner_follows(lead, actor, at)
+    return lead
