@@ -215,6 +215,7 @@ def capture_submit(
     via: str,
     attribution: dict | None = None,
     referrer: str = "",
+    landing_page: str = "",
     at: dt.datetime | None = None,
 ) -> Captured:
     """Create or update the lead (matched by e-mail), record the touch, the attribution and
@@ -227,6 +228,7 @@ def capture_submit(
             via=via,
             attribution=attribution or {},
             referrer=referrer.replace("\x00", ""),  # PostgreSQL text cannot hold NUL
+            landing_page=landing_page,
             at=at or timezone.now(),
             # Unless the caller dates the submission, the move is stamped once the lead is
             # locked, after any move it waited for (see transition_lead).
@@ -238,7 +240,9 @@ def capture_submit(
         raise Refused(message) from exc
 
 
-def _capture_write(*, campaign, fields, via, attribution, referrer, at, move_at) -> Captured:
+def _capture_write(
+    *, campaign, fields, via, attribution, referrer, landing_page, at, move_at
+) -> Captured:
     how = (
         CampaignMembership.How.FORM
         if via == CaptureSubmission.Via.PAGE
@@ -251,7 +255,12 @@ def _capture_write(*, campaign, fields, via, attribution, referrer, at, move_at)
         created = False
         if lead is None:
             new_fields = dict(fields)
-            new_fields.setdefault("source", campaign.utm_source or campaign.get_channel_display())
+            new_fields.setdefault(
+                "source",
+                attribution.get("utm_source")
+                or campaign.utm_source
+                or campaign.get_channel_display(),
+            )
             try:
                 with transaction.atomic():
                     lead = lead_create(
@@ -266,7 +275,13 @@ def _capture_write(*, campaign, fields, via, attribution, referrer, at, move_at)
             if changes:
                 lead_update(lead=lead, actor=None, changes=changes)
         stage_before = lead.stage
-        membership_touch(lead=lead, campaign=campaign, how=how, at=at)
+        touch = {
+            **attribution,
+            # A form's own page posting to itself is no referrer.
+            "referrer": referrer if referrer != landing_page else "",
+            "landing_page": landing_page,
+        }
+        membership_touch(lead=lead, campaign=campaign, how=how, at=at, attribution=touch)
         if lead.stage in CAPTURE_MOVES:
             # If it moved on meanwhile the move is refused; the touch still counts.
             with contextlib.suppress(TransitionError):

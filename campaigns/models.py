@@ -73,6 +73,9 @@ class CampaignMembership(models.Model):
     """A lead in a campaign: when and how it joined, and its latest touch.
 
     A lead's first touch is its earliest `joined_at`, its last touch the latest `touched_at`.
+    Each carries its attribution (leads.fields.TOUCH_FIELDS with a value: UTM parameters,
+    gclid, referrer, landing page): `first_attribution` as the lead joined the campaign,
+    `last_attribution` as of the latest touch that brought any. NULL: none known.
     """
 
     class How(models.TextChoices):
@@ -94,6 +97,8 @@ class CampaignMembership(models.Model):
     how = models.CharField(max_length=10, choices=How.choices, default=How.MANUAL)
     touched_at = models.DateTimeField(default=timezone.now)
     touches = models.PositiveIntegerField(default=1)
+    first_attribution = models.JSONField(null=True, blank=True)
+    last_attribution = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [

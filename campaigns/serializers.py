@@ -75,6 +75,9 @@ class CaptureRequestSerializer(serializers.Serializer):
     utm_content = serializers.CharField(required=False)
     gclid = serializers.CharField(required=False)
     page_url = serializers.CharField(required=False, help_text="The page the form was on.")
+    referrer = serializers.CharField(
+        required=False, help_text="The page the visitor came from to the form's page."
+    )
 
 
 class CaptureResponseSerializer(serializers.Serializer):
