@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from funnel.errors import TransitionError
 from funnel.services import lead_create, transition_lead
+from leads.fields import CAPTURABLE, FIELD, INTEGER, TOUCH_IMPORT_FIELDS
 from leads.models import Lead
 from leads.services import DuplicateLead, lead_update
 from leads.stages import Stage
@@ -27,20 +28,9 @@ from .models import Campaign, CampaignMembership, CaptureSubmission
 from .scoring import engagement_record
 from .services import membership_touch
 
-# Lead fields a form may ask for, with their labels; e-mail is always asked.
-CAPTURABLE = {
-    "first_name": "First name",
-    "last_name": "Last name",
-    "company": "Company",
-    "title": "Job title",
-    "phone": "Phone",
-    "country": "Country",
-    "city": "City",
-    "industry": "Industry",
-    "company_size": "Company size",
-    "website": "Website",
-}
-ATTRIBUTION = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid")
+# CAPTURABLE: lead fields a form may ask for, with their labels (e-mail is always asked);
+# ATTRIBUTION: the tracking parameters a touch takes from the page's URL. Both from the spec.
+ATTRIBUTION = TOUCH_IMPORT_FIELDS
 HONEYPOT = "fax_number"
 CAPTURE_MOVES = {Stage.SUSPECT: "engage", Stage.NURTURE: "recycle"}
 
@@ -57,7 +47,7 @@ class Refused(Exception):
 
 
 def _max_length(name: str) -> int:
-    return Lead._meta.get_field(name).max_length or 255
+    return FIELD[name].max_length or 255
 
 
 class CaptureForm(forms.Form):
@@ -70,7 +60,7 @@ class CaptureForm(forms.Form):
         for name in names:
             if name not in CAPTURABLE:
                 continue
-            if name == "company_size":
+            if FIELD[name].kind == INTEGER:
                 self.fields[name] = forms.IntegerField(
                     label=CAPTURABLE[name], required=False, min_value=0, max_value=10_000_000
                 )

@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from leads.fields import EDITABLE_FIELDS
 from leads.models import Lead
 from leads.normalise import clean_email
-from leads.services import EDITABLE_FIELDS
 from leads.stages import Stage
 from leads.touches import lead_touches
 

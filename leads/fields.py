@@ -8,13 +8,16 @@ campaign membership), not to the lead row, but are listed here so every layer ag
 
 from dataclasses import dataclass
 
-EMAIL, IDENTIFIER, TEXT, INTEGER, BOOLEAN, JSON = (
+EMAIL, IDENTIFIER, TEXT, INTEGER, BOOLEAN, JSON, CHOICE, USER, DATETIME = (
     "email",
     "identifier",
     "text",
     "integer",
     "boolean",
     "json",
+    "choice",  # the stage
+    "user",  # the owner
+    "datetime",
 )
 
 
@@ -32,10 +35,10 @@ class LeadField:
     capturable: bool = False
     # A segment condition may name it.
     segmentable: bool = False
-    # An acceptance criterion may look at it.
-    criterion: bool = False
     # A nurture message may use it as {{ lead.<name> }}.
     mergeable: bool = False
+    # It can hold personal data: a GDPR erasure blanks it.
+    personal: bool = False
     # Column headers of other tools that mean this field (normalised: lower case, words).
     synonyms: tuple[str, ...] = ()
 
@@ -48,8 +51,8 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         EMAIL,
         254,
         segmentable=True,
-        criterion=True,
         mergeable=True,
+        personal=True,
         synonyms=(
             "email",
             "e mail",
@@ -87,8 +90,8 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         150,
         capturable=True,
         segmentable=True,
-        criterion=True,
         mergeable=True,
+        personal=True,
         synonyms=("first name", "firstname", "given name", "first", "forename"),
     ),
     LeadField(
@@ -98,8 +101,8 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         150,
         capturable=True,
         segmentable=True,
-        criterion=True,
         mergeable=True,
+        personal=True,
         synonyms=("last name", "lastname", "surname", "family name", "last"),
     ),
     LeadField(
@@ -109,8 +112,8 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         255,
         capturable=True,
         segmentable=True,
-        criterion=True,
         mergeable=True,
+        personal=True,
         synonyms=(
             "company",
             "company name",
@@ -128,8 +131,8 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         255,
         capturable=True,
         segmentable=True,
-        criterion=True,
         mergeable=True,
+        personal=True,
         synonyms=("title", "job title", "position", "role", "job role", "designation"),
     ),
     LeadField(
@@ -139,7 +142,7 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         64,
         capturable=True,
         segmentable=True,
-        criterion=True,
+        personal=True,
         synonyms=("phone", "phone number", "telephone", "mobile", "mobile phone", "tel"),
     ),
     LeadField(
@@ -149,7 +152,6 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         100,
         capturable=True,
         segmentable=True,
-        criterion=True,
         mergeable=True,
         synonyms=("country", "country name", "country region"),
     ),
@@ -160,8 +162,8 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         100,
         capturable=True,
         segmentable=True,
-        criterion=True,
         mergeable=True,
+        personal=True,
         synonyms=("city", "town"),
     ),
     LeadField(
@@ -171,7 +173,6 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         150,
         capturable=True,
         segmentable=True,
-        criterion=True,
         mergeable=True,
         synonyms=("industry", "sector", "business segment", "vertical"),
     ),
@@ -181,8 +182,6 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         INTEGER,
         capturable=True,
         segmentable=True,
-        criterion=True,
-        mergeable=True,
         synonyms=(
             "company size",
             "employees",
@@ -198,8 +197,7 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         255,
         capturable=True,
         segmentable=True,
-        criterion=True,
-        mergeable=True,
+        personal=True,
         synonyms=("website", "web site", "url", "company website", "domain"),
     ),
     LeadField(
@@ -208,7 +206,6 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
         TEXT,
         150,
         segmentable=True,
-        criterion=True,
         synonyms=("source", "lead source", "origin", "channel"),
     ),
     LeadField(
@@ -225,7 +222,14 @@ LEAD_FIELDS: tuple[LeadField, ...] = (
             "opted out",
         ),
     ),
-    LeadField("attributes", "Attributes", JSON, importable=False),
+    LeadField("attributes", "Attributes", JSON, importable=False, personal=True),
+    # Written by their own paths (scoring, transitions, assignment), never by a client.
+    LeadField("score", "Score", INTEGER, editable=False, importable=False, segmentable=True),
+    LeadField("stage", "Stage", CHOICE, 16, editable=False, importable=False, segmentable=True),
+    LeadField("owner", "Owner", USER, editable=False, importable=False, segmentable=True),
+    LeadField(
+        "created_at", "Created", DATETIME, editable=False, importable=False, segmentable=True
+    ),
 )
 FIELD = {field.name: field for field in LEAD_FIELDS}
 
@@ -242,11 +246,17 @@ IMPORT_FILL_FIELDS: tuple[str, ...] = tuple(
 # Lead fields a form may ask for, with their labels; e-mail is always asked.
 CAPTURABLE: dict[str, str] = {f.name: f.label for f in LEAD_FIELDS if f.capturable}
 SEGMENTABLE: tuple[str, ...] = tuple(f.name for f in LEAD_FIELDS if f.segmentable)
-CRITERION_FIELDS: tuple[tuple[str, str], ...] = tuple(
-    (f.name, f.label) for f in LEAD_FIELDS if f.criterion
-)
 MERGEABLE: tuple[str, ...] = tuple(f.name for f in LEAD_FIELDS if f.mergeable)
-NUMERIC_FIELDS: frozenset[str] = frozenset(f.name for f in LEAD_FIELDS if f.kind == INTEGER)
+# Editable whole-number fields (company size): forms and criteria compare them as numbers.
+NUMERIC_FIELDS: frozenset[str] = frozenset(
+    f.name for f in LEAD_FIELDS if f.kind == INTEGER and f.editable
+)
+# What a GDPR erasure leaves in each personal field.
+ERASED_VALUES: dict = {
+    f.name: None if f.kind == EMAIL else {} if f.kind == JSON else ""
+    for f in LEAD_FIELDS
+    if f.personal
+}
 
 
 def max_length(name: str) -> int | None:

@@ -29,7 +29,7 @@ _EMAIL_SHAPE = re.compile(r"^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,
 _validate_email = EmailValidator()
 # Text targets and their lengths: the lead's fields and a touch's (utm_*, gclid).
 _MAX_LENGTH = {
-    **{field.name: field.max_length for field in LEAD_FIELDS if field.max_length},
+    **{f.name: f.max_length for f in LEAD_FIELDS if f.max_length and f.importable},
     **{name: TOUCH[name].max_length for name in TOUCH_IMPORT_FIELDS},
 }
 # PositiveIntegerField's ceiling on PostgreSQL.
