@@ -2,6 +2,34 @@
 
 from django.db import migrations, models
 
+TRACKING = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid")
+
+
+def attribution_from_submissions(apps, schema_editor):
+    """Memberships made by forms before touches kept their attribution: each one's first
+    and last submission's UTM values and gclid, and the page the form was on (what a
+    submission kept as its referrer: the form page's URL, or the API's page_url)."""
+    Submission = apps.get_model("campaigns", "CaptureSubmission")
+    Membership = apps.get_model("campaigns", "CampaignMembership")
+    found = {}
+    rows = Submission.objects.order_by("lead_id", "campaign_id", "at", "id").values_list(
+        "lead_id", "campaign_id", "referrer", *TRACKING
+    )
+    for lead_id, campaign_id, page, *values in rows.iterator(chunk_size=2000):
+        touch = {k: v.strip() for k, v in zip(TRACKING, values, strict=True) if v and v.strip()}
+        if page and page.strip():
+            touch["landing_page"] = page.strip()[:500]
+        key = (lead_id, campaign_id)
+        if key not in found:
+            found[key] = [touch or None, touch or None]
+        elif touch:
+            found[key][1] = touch
+    for (lead_id, campaign_id), (first, last) in found.items():
+        if first or last:
+            Membership.objects.filter(
+                lead_id=lead_id, campaign_id=campaign_id, first_attribution__isnull=True
+            ).update(first_attribution=first, last_attribution=last)
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -19,4 +47,5 @@ class Migration(migrations.Migration):
             name="last_attribution",
             field=models.JSONField(blank=True, null=True),
         ),
+        migrations.RunPython(attribution_from_submissions, migrations.RunPython.noop),
     ]

@@ -207,3 +207,33 @@ def test_it_says_a_lead_has_no_touch_on_its_page(client, manager, make_lead):
     page = client.get(f"/leads/{lead.pk}/").content.decode()
     assert "No campaign touch yet" in page
     assert Campaign.objects.count() == 0
+
+
+def test_the_migration_gives_earlier_form_memberships_their_submissions_touches(campaign):
+    import importlib
+
+    from django.apps import apps
+
+    from campaigns.models import CaptureSubmission
+
+    migration = importlib.import_module("campaigns.migrations.0005_membership_attribution")
+    lead = Lead.objects.create(email="early@example.com")
+    other = Lead.objects.create(email="direct@example.com")
+    at = timezone.now() - dt.timedelta(days=9)
+    for one in (lead, other):
+        CampaignMembership.objects.create(lead=one, campaign=campaign, how="form", joined_at=at)
+    page = "https://site.example/f/spring-webinar/?utm_source=google"
+    for days, source in ((0, "google"), (2, ""), (4, "bing")):
+        CaptureSubmission.objects.create(
+            campaign=campaign,
+            lead=lead,
+            via="page",
+            at=at + dt.timedelta(days=days),
+            utm_source=source,
+            referrer=page if days == 0 else "",
+        )
+    migration.attribution_from_submissions(apps, None)
+    membership = CampaignMembership.objects.get(lead=lead)
+    assert membership.first_attribution == {"utm_source": "google", "landing_page": page}
+    assert membership.last_attribution == {"utm_source": "bing"}
+    assert CampaignMembership.objects.get(lead=other).first_attribution is None

@@ -218,7 +218,18 @@ class Command(BaseCommand):
         lead = lead_create(
             system_actor="demo data", fields=fields, campaign=campaign, at=at, note="Demo lead"
         )
-        membership_touch(lead=lead, campaign=campaign, how=CampaignMembership.How.DEMO, at=at)
+        membership_touch(
+            lead=lead,
+            campaign=campaign,
+            how=CampaignMembership.How.DEMO,
+            at=at,
+            # The campaign's own tracking values, as its links would have carried them.
+            attribution={
+                "utm_source": campaign.utm_source,
+                "utm_medium": campaign.utm_medium,
+                "utm_campaign": campaign.utm_campaign,
+            },
+        )
         if rng.random() < 0.25:
             Lead.objects.filter(pk=lead.pk).update(owner=users[rng.choice(["rep", "rep2"])])
         self._journey(lead, rng, now, at, users, campaign)
