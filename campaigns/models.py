@@ -2,6 +2,9 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from leads.models import Lead
@@ -107,6 +110,17 @@ class CampaignMembership(models.Model):
         indexes = [
             models.Index(fields=["campaign", "joined_at"], name="membership_campaign"),
             models.Index(fields=["lead", "joined_at"], name="membership_lead"),
+            # The leads list's utm_source and utm_campaign filters (leads.touches), any case;
+            # partial: memberships without attribution (most imports) are not indexed.
+            *(
+                models.Index(
+                    Upper(KeyTextTransform(key, f"{which}_attribution")),
+                    condition=Q(**{f"{which}_attribution__isnull": False}),
+                    name=f"membership_{which}_{key}",
+                )
+                for which in ("first", "last")
+                for key in ("utm_source", "utm_campaign")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,9 @@ the attribution it joined with; the last touch is the membership touched last, w
 attribution of its latest touch that brought any.
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Upper
 
 from .fields import TOUCH_NAMES
 from .models import Lead
@@ -47,8 +49,19 @@ def leads_touched_by(queryset: QuerySet[Lead], name: str, value: str) -> QuerySe
         return queryset
     if name not in TOUCH_NAMES:
         raise ValueError(f"{name!r} is not a touch field.")
-    touched = Lead.objects.filter(
-        Q(**{f"memberships__first_attribution__{name}__iexact": value})
-        | Q(**{f"memberships__last_attribution__{name}__iexact": value})
-    ).values("pk")
+    # The memberships themselves (no join back to the leads), in the terms of their partial
+    # expression indexes (campaigns.models: membership_first_utm_source...).
+    memberships = Lead.memberships.rel.related_model.objects
+    wanted = Upper(Value(value))
+    touched = (
+        memberships.alias(
+            first=Upper(KeyTextTransform(name, "first_attribution")),
+            last=Upper(KeyTextTransform(name, "last_attribution")),
+        )
+        .filter(
+            Q(first_attribution__isnull=False, first=wanted)
+            | Q(last_attribution__isnull=False, last=wanted)
+        )
+        .values("lead_id")
+    )
     return queryset.filter(pk__in=touched)

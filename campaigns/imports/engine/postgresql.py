@@ -25,8 +25,15 @@ from ..models import ImportJob, ImportRowError
 from ..rows import CleanRow, staging_writer
 from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error, timed
 
-# The lead's importable fields, then the touch's (utm_*, gclid: the membership's, not the lead's).
-STAGING_FIELDS = (*IMPORT_FIELDS, *TOUCH_IMPORT_FIELDS)
+# The lead's importable fields; a job that maps touch columns (utm_*, gclid: the
+# membership's, not the lead's) stages those after them (see staging_fields).
+STAGING_FIELDS = IMPORT_FIELDS
+
+
+def staging_fields(job: ImportJob) -> tuple[str, ...]:
+    """The staged value columns of this job: only the touch columns it maps, so a file
+    without any copies no empty columns."""
+    return (*STAGING_FIELDS, *touch_columns(job))
 
 
 # A lead field's column type in the staging table, by its kind (leads.fields).
@@ -78,13 +85,13 @@ def run_postgresql(job: ImportJob, token: str) -> None:
     drop_staging(job)
 
 
-def staging_row(row: CleanRow) -> tuple:
+def staging_row(row: CleanRow, fields: tuple[str, ...] = STAGING_FIELDS) -> tuple:
     """A clean row as the staging table's COPY takes it (the fast path builds the same)."""
     attributes = row.values.get("attributes")
     return (
         row.line,
         row.ident,
-        *map(row.values.get, STAGING_FIELDS),
+        *map(row.values.get, fields),
         json.dumps(attributes) if attributes else None,
         row.stage,
         IMPORT_RANK[row.stage],
@@ -98,7 +105,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
         ("line", "integer"),
         ("ident", 'text COLLATE "C"'),
         *((name, STAGING_TYPES[FIELD[name].kind]) for name in IMPORT_FIELDS),
-        *((name, "text") for name in TOUCH_IMPORT_FIELDS),
+        *((name, "text") for name in touch_columns(job)),
         ("attributes", "jsonb"),
         ("stage", "text"),
         ("rank", "smallint"),
@@ -129,7 +136,8 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
             resume_after="",
         )
     cleaner = cleaner_for(job)
-    fast = staging_writer(cleaner, fields=STAGING_FIELDS, rank=IMPORT_RANK)
+    fields = staging_fields(job)
+    fast = staging_writer(cleaner, fields=fields, rank=IMPORT_RANK)
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
         staging, sql.SQL(", ").join(map(sql.Identifier, names))
     )
@@ -152,7 +160,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
                         if row.errors:
                             errors.append(row_error(job, row, cells))
                         else:
-                            staged = staging_row(row)
+                            staged = staging_row(row, fields)
                     if staged is not None:
                         write_row(staged)
                     if count >= size:
@@ -289,7 +297,7 @@ def _merge_range(job: ImportJob, token: str, after: str, upper: str | None) -> N
             c=sql.Identifier(column), o=sql.SQL(order)
         )
 
-    merged_columns = list(STAGING_FIELDS)
+    merged_columns = list(staging_fields(job))
     value_columns = [*merged_columns, "attributes"]
     insert_names = sql.SQL(", ").join(
         map(sql.Identifier, ["ident", "line", "rows", *value_columns, "stage", "stage_at"])
