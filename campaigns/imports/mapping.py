@@ -143,7 +143,8 @@ def touch_problems(mapping: dict[str, str], *, has_campaign: bool) -> list[str]:
     if touches and not has_campaign:
         return [
             f"Choose the campaign of this import: its {', '.join(touches)} columns are the "
-            "touch of the leads' membership in it."
+            "touch of the leads' membership in it (upload the file with its campaign, or "
+            "keep those columns as attributes)."
         ]
     return []
 

@@ -171,3 +171,39 @@ def _file(text: str):
     handle = io.BytesIO(text.encode())
     handle.name = "leads.csv"
     return handle
+
+
+def test_the_mapping_page_offers_the_touch_columns_and_says_they_need_a_campaign(
+    client, marketer, campaign
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from campaigns.imports.models import ImportJob
+
+    client.force_login(marketer)
+    content = b"Email,UTM Source,GCLID\nada@example.com,google,G-1\n"
+    client.post(
+        "/imports/new/",
+        {"file": SimpleUploadedFile("ads.csv", content), "stage": "suspect"},
+    )
+    job = ImportJob.objects.get()
+    assert job.mapping == {"Email": "email", "UTM Source": "utm_source", "GCLID": "gclid"}
+    page = client.get(f"/imports/{job.pk}/mapping/").content.decode()
+    assert '<option value="utm_source" selected>UTM source</option>' in page
+    assert '<option value="gclid" selected>Google click id (gclid)</option>' in page
+    form = {
+        "column_0": "email",
+        "column_1": "utm_source",
+        "column_2": "gclid",
+        "dayfirst": "",
+        "on_duplicate": "update",
+        "default_stage": "suspect",
+    }
+    response = client.post(f"/imports/{job.pk}/mapping/", form)
+    assert response.status_code == 400
+    assert "Choose the campaign of this import: its utm_source, gclid columns" in (
+        response.content.decode()
+    )
+    assert client.post(f"/imports/{job.pk}/start/").status_code in (302, 400)
+    job.refresh_from_db()
+    assert job.status == "uploaded"  # never started
