@@ -168,6 +168,15 @@ def attribution_from(*sources) -> dict:
     return found
 
 
+def _same_page(one: str, other: str) -> bool:
+    """The same host and path (scheme and query aside: a proxy may change the one, the
+    tracking parameters the other)."""
+    if not one or not other:
+        return False
+    first, second = urlsplit(one), urlsplit(other)
+    return (first.netloc, first.path) == (second.netloc, second.path)
+
+
 @dataclass
 class Captured:
     lead: Lead
@@ -268,7 +277,7 @@ def _capture_write(
         touch = {
             **attribution,
             # A form's own page posting to itself is no referrer.
-            "referrer": referrer if referrer != landing_page else "",
+            "referrer": "" if _same_page(referrer, landing_page) else referrer,
             "landing_page": landing_page,
         }
         membership_touch(lead=lead, campaign=campaign, how=how, at=at, attribution=touch)

@@ -237,3 +237,17 @@ def test_the_migration_gives_earlier_form_memberships_their_submissions_touches(
     assert membership.first_attribution == {"utm_source": "google", "landing_page": page}
     assert membership.last_attribution == {"utm_source": "bing"}
     assert CampaignMembership.objects.get(lead=other).first_attribution is None
+
+
+def test_it_takes_no_referrer_from_the_form_page_posting_to_itself(client, campaign):
+    # Behind a TLS proxy the post's Referer says https, the app sees http: still the same page.
+    client.post(
+        f"/f/{campaign.slug}/{AD}",
+        FORM,
+        HTTP_REFERER=f"https://testserver/f/{campaign.slug}/?utm_source=google",
+    )
+    membership = CampaignMembership.objects.get()
+    assert "referrer" not in membership.first_attribution
+    assert (
+        membership.first_attribution["landing_page"] == f"http://testserver/f/{campaign.slug}/{AD}"
+    )
