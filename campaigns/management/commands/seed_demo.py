@@ -109,6 +109,22 @@ TITLES = [
 SOURCES = ["google", "linkedin", "webinar", "event", "referral", "website"]
 
 
+# What the demo campaigns' links carried, for the leads' first and last touch.
+DEMO_TRACKING = {
+    "google-ads-crm": {
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "crm-migration",
+    },
+    "spring-webinar": {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring"},
+    "buyers-guide": {
+        "utm_source": "linkedin",
+        "utm_medium": "paid_social",
+        "utm_campaign": "guide",
+    },
+}
+
+
 class Command(BaseCommand):
     help = "Load demo users (password handoff-demo), campaigns and leads. Idempotent."
 
@@ -223,11 +239,14 @@ class Command(BaseCommand):
             campaign=campaign,
             how=CampaignMembership.How.DEMO,
             at=at,
-            # The campaign's own tracking values, as its links would have carried them.
+            # The tracking values its links carried (the trade show's leads came by hand).
             attribution={
-                "utm_source": campaign.utm_source,
-                "utm_medium": campaign.utm_medium,
-                "utm_campaign": campaign.utm_campaign,
+                **DEMO_TRACKING.get(campaign.slug, {}),
+                **(
+                    {"gclid": f"demo-gclid-{number:04d}"}
+                    if campaign.slug == "google-ads-crm"
+                    else {}
+                ),
             },
         )
         if rng.random() < 0.25:
