@@ -159,7 +159,8 @@ class CaptureView(APIView):
                 fields=fields,
                 via=CaptureSubmission.Via.API,
                 attribution=attribution_from(plain, request.query_params),
-                referrer=str(plain.get("page_url", "")),
+                referrer=str(plain.get("referrer") or plain.get("page_url", "")),
+                landing_page=str(plain.get("page_url", "")),
             )
         except Refused as refused:
             return _refusal(refused)

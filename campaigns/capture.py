@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from funnel.errors import TransitionError
 from funnel.services import lead_create, transition_lead
+from leads.fields import CAPTURABLE, FIELD, INTEGER, TOUCH_IMPORT_FIELDS
 from leads.models import Lead
 from leads.services import DuplicateLead, lead_update
 from leads.stages import Stage
@@ -27,20 +28,9 @@ from .models import Campaign, CampaignMembership, CaptureSubmission
 from .scoring import engagement_record
 from .services import membership_touch
 
-# Lead fields a form may ask for, with their labels; e-mail is always asked.
-CAPTURABLE = {
-    "first_name": "First name",
-    "last_name": "Last name",
-    "company": "Company",
-    "title": "Job title",
-    "phone": "Phone",
-    "country": "Country",
-    "city": "City",
-    "industry": "Industry",
-    "company_size": "Company size",
-    "website": "Website",
-}
-ATTRIBUTION = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid")
+# CAPTURABLE: lead fields a form may ask for, with their labels (e-mail is always asked);
+# ATTRIBUTION: the tracking parameters a touch takes from the page's URL. Both from the spec.
+ATTRIBUTION = TOUCH_IMPORT_FIELDS
 HONEYPOT = "fax_number"
 CAPTURE_MOVES = {Stage.SUSPECT: "engage", Stage.NURTURE: "recycle"}
 
@@ -57,7 +47,7 @@ class Refused(Exception):
 
 
 def _max_length(name: str) -> int:
-    return Lead._meta.get_field(name).max_length or 255
+    return FIELD[name].max_length or 255
 
 
 class CaptureForm(forms.Form):
@@ -70,7 +60,7 @@ class CaptureForm(forms.Form):
         for name in names:
             if name not in CAPTURABLE:
                 continue
-            if name == "company_size":
+            if FIELD[name].kind == INTEGER:
                 self.fields[name] = forms.IntegerField(
                     label=CAPTURABLE[name], required=False, min_value=0, max_value=10_000_000
                 )
@@ -178,6 +168,15 @@ def attribution_from(*sources) -> dict:
     return found
 
 
+def _same_page(one: str, other: str) -> bool:
+    """The same host and path (scheme and query aside: a proxy may change the one, the
+    tracking parameters the other)."""
+    if not one or not other:
+        return False
+    first, second = urlsplit(one), urlsplit(other)
+    return (first.netloc, first.path) == (second.netloc, second.path)
+
+
 @dataclass
 class Captured:
     lead: Lead
@@ -215,6 +214,7 @@ def capture_submit(
     via: str,
     attribution: dict | None = None,
     referrer: str = "",
+    landing_page: str = "",
     at: dt.datetime | None = None,
 ) -> Captured:
     """Create or update the lead (matched by e-mail), record the touch, the attribution and
@@ -227,6 +227,7 @@ def capture_submit(
             via=via,
             attribution=attribution or {},
             referrer=referrer.replace("\x00", ""),  # PostgreSQL text cannot hold NUL
+            landing_page=landing_page,
             at=at or timezone.now(),
             # Unless the caller dates the submission, the move is stamped once the lead is
             # locked, after any move it waited for (see transition_lead).
@@ -238,7 +239,9 @@ def capture_submit(
         raise Refused(message) from exc
 
 
-def _capture_write(*, campaign, fields, via, attribution, referrer, at, move_at) -> Captured:
+def _capture_write(
+    *, campaign, fields, via, attribution, referrer, landing_page, at, move_at
+) -> Captured:
     how = (
         CampaignMembership.How.FORM
         if via == CaptureSubmission.Via.PAGE
@@ -251,7 +254,12 @@ def _capture_write(*, campaign, fields, via, attribution, referrer, at, move_at)
         created = False
         if lead is None:
             new_fields = dict(fields)
-            new_fields.setdefault("source", campaign.utm_source or campaign.get_channel_display())
+            new_fields.setdefault(
+                "source",
+                attribution.get("utm_source")
+                or campaign.utm_source
+                or campaign.get_channel_display(),
+            )
             try:
                 with transaction.atomic():
                     lead = lead_create(
@@ -266,7 +274,13 @@ def _capture_write(*, campaign, fields, via, attribution, referrer, at, move_at)
             if changes:
                 lead_update(lead=lead, actor=None, changes=changes)
         stage_before = lead.stage
-        membership_touch(lead=lead, campaign=campaign, how=how, at=at)
+        touch = {
+            **attribution,
+            # A form's own page posting to itself is no referrer.
+            "referrer": "" if _same_page(referrer, landing_page) else referrer,
+            "landing_page": landing_page,
+        }
+        membership_touch(lead=lead, campaign=campaign, how=how, at=at, attribution=touch)
         if lead.stage in CAPTURE_MOVES:
             # If it moved on meanwhile the move is refused; the touch still counts.
             with contextlib.suppress(TransitionError):

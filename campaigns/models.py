@@ -2,6 +2,9 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from leads.models import Lead
@@ -73,6 +76,9 @@ class CampaignMembership(models.Model):
     """A lead in a campaign: when and how it joined, and its latest touch.
 
     A lead's first touch is its earliest `joined_at`, its last touch the latest `touched_at`.
+    Each carries its attribution (leads.fields.TOUCH_FIELDS with a value: UTM parameters,
+    gclid, referrer, landing page): `first_attribution` as the lead joined the campaign,
+    `last_attribution` as of the latest touch that brought any. NULL: none known.
     """
 
     class How(models.TextChoices):
@@ -94,6 +100,8 @@ class CampaignMembership(models.Model):
     how = models.CharField(max_length=10, choices=How.choices, default=How.MANUAL)
     touched_at = models.DateTimeField(default=timezone.now)
     touches = models.PositiveIntegerField(default=1)
+    first_attribution = models.JSONField(null=True, blank=True)
+    last_attribution = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -102,6 +110,17 @@ class CampaignMembership(models.Model):
         indexes = [
             models.Index(fields=["campaign", "joined_at"], name="membership_campaign"),
             models.Index(fields=["lead", "joined_at"], name="membership_lead"),
+            # The leads list's utm_source and utm_campaign filters (leads.touches), any case;
+            # partial: memberships without attribution (most imports) are not indexed.
+            *(
+                models.Index(
+                    Upper(KeyTextTransform(key, f"{which}_attribution")),
+                    condition=Q(**{f"{which}_attribution__isnull": False}),
+                    name=f"membership_{which}_{key}",
+                )
+                for which in ("first", "last")
+                for key in ("utm_source", "utm_campaign")
+            ),
         ]
 
     def __str__(self) -> str:

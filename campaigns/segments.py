@@ -25,6 +25,7 @@ from django.db.models.lookups import (
     Regex,
 )
 
+from leads import fields as lead_fields
 from leads.stages import Stage
 
 TEXT, NUMBER, BOOLEAN, CHOICE, DATE, OWNER, ATTRIBUTE = (
@@ -37,26 +38,24 @@ TEXT, NUMBER, BOOLEAN, CHOICE, DATE, OWNER, ATTRIBUTE = (
     "attribute",
 )
 
-# Lead fields a condition may name, with their kind.
-FIELDS: dict[str, str] = {
-    "email": TEXT,
-    "first_name": TEXT,
-    "last_name": TEXT,
-    "company": TEXT,
-    "title": TEXT,
-    "phone": TEXT,
-    "country": TEXT,
-    "city": TEXT,
-    "industry": TEXT,
-    "website": TEXT,
-    "source": TEXT,
-    "company_size": NUMBER,
-    "score": NUMBER,
-    "do_not_email": BOOLEAN,
-    "stage": CHOICE,
-    "owner": OWNER,
-    "created_at": DATE,
+# Lead fields a condition may name (leads.fields: segmentable), with their kind, grouped
+# by kind in this order.
+_KIND_OF = {
+    lead_fields.EMAIL: TEXT,
+    lead_fields.TEXT: TEXT,
+    lead_fields.INTEGER: NUMBER,
+    lead_fields.BOOLEAN: BOOLEAN,
+    lead_fields.CHOICE: CHOICE,
+    lead_fields.USER: OWNER,
+    lead_fields.DATETIME: DATE,
 }
+_KIND_ORDER = (TEXT, NUMBER, BOOLEAN, CHOICE, OWNER, DATE)
+FIELDS: dict[str, str] = dict(
+    sorted(
+        ((name, _KIND_OF[lead_fields.FIELD[name].kind]) for name in lead_fields.SEGMENTABLE),
+        key=lambda item: _KIND_ORDER.index(item[1]),
+    )
+)
 ATTRIBUTE_PREFIX = "attributes."
 
 OPERATORS: dict[str, str] = {

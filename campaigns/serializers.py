@@ -1,6 +1,8 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from leads.fields import FIELD, INTEGER, TOUCH_IMPORT_FIELDS
+
 from .capture import CAPTURABLE
 from .models import Campaign, Channel, Segment
 from .services import CAMPAIGN_FIELDS
@@ -53,28 +55,36 @@ class CampaignSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class CaptureRequestSerializer(serializers.Serializer):
-    """The fields a capture accepts (for the schema; the capture form validates)."""
+def _capture_request_fields() -> dict:
+    """E-mail, the capturable lead fields (leads.fields), consent, the tracking parameters,
+    and the page's URL and referrer."""
+    fields = {"email": serializers.EmailField()}
+    for name in CAPTURABLE:
+        integer = FIELD[name].kind == INTEGER
+        fields[name] = (serializers.IntegerField if integer else serializers.CharField)(
+            required=False
+        )
+    fields["consent"] = serializers.BooleanField(required=False)
+    for name in TOUCH_IMPORT_FIELDS:
+        fields[name] = serializers.CharField(required=False)
+    fields["page_url"] = serializers.CharField(
+        required=False, help_text="The page the form was on."
+    )
+    fields["referrer"] = serializers.CharField(
+        required=False, help_text="The page the visitor came from to the form's page."
+    )
+    return fields
 
-    email = serializers.EmailField()
-    first_name = serializers.CharField(required=False)
-    last_name = serializers.CharField(required=False)
-    company = serializers.CharField(required=False)
-    title = serializers.CharField(required=False)
-    phone = serializers.CharField(required=False)
-    country = serializers.CharField(required=False)
-    city = serializers.CharField(required=False)
-    industry = serializers.CharField(required=False)
-    company_size = serializers.IntegerField(required=False)
-    website = serializers.CharField(required=False)
-    consent = serializers.BooleanField(required=False)
-    utm_source = serializers.CharField(required=False)
-    utm_medium = serializers.CharField(required=False)
-    utm_campaign = serializers.CharField(required=False)
-    utm_term = serializers.CharField(required=False)
-    utm_content = serializers.CharField(required=False)
-    gclid = serializers.CharField(required=False)
-    page_url = serializers.CharField(required=False, help_text="The page the form was on.")
+
+CaptureRequestSerializer = type(
+    "CaptureRequestSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "__doc__": "The fields a capture accepts (for the schema; the capture form validates).",
+        **_capture_request_fields(),
+    },
+)
 
 
 class CaptureResponseSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
+from leads.fields import touch_clean
 from leads.models import Lead
 from outbox.services import task_enqueue_on_commit
 
@@ -60,18 +61,37 @@ def campaign_token_rotate(*, campaign: Campaign) -> Campaign:
 
 
 def membership_touch(
-    *, lead: Lead, campaign: Campaign, how: str, at: dt.datetime | None = None
+    *,
+    lead: Lead,
+    campaign: Campaign,
+    how: str,
+    at: dt.datetime | None = None,
+    attribution: dict | None = None,
 ) -> CampaignMembership:
-    """Join the lead to the campaign, or record one more touch if it is a member already."""
+    """Join the lead to the campaign, or record one more touch if it is a member already.
+
+    `attribution` (UTM parameters, gclid, referrer, landing page) goes with the touch: the
+    first touch of a membership keeps its own, a later one that brings any replaces the last.
+    """
     at = at or timezone.now()
+    touch = touch_clean(attribution or {}) or None
     with transaction.atomic():
         membership, created = CampaignMembership.objects.get_or_create(
-            lead=lead, campaign=campaign, defaults={"joined_at": at, "touched_at": at, "how": how}
+            lead=lead,
+            campaign=campaign,
+            defaults={
+                "joined_at": at,
+                "touched_at": at,
+                "how": how,
+                "first_attribution": touch,
+                "last_attribution": touch,
+            },
         )
         if not created:
-            CampaignMembership.objects.filter(pk=membership.pk).update(
-                touched_at=at, touches=F("touches") + 1
-            )
+            changes = {"touched_at": at, "touches": F("touches") + 1}
+            if touch:
+                changes["last_attribution"] = touch
+            CampaignMembership.objects.filter(pk=membership.pk).update(**changes)
             membership.refresh_from_db()
     return membership
 

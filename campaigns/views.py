@@ -315,11 +315,19 @@ def scoring_rule_delete(request, pk):
 # --- public landing pages -----------------------------------------------------------------
 
 
-def _landing(request, campaign, form, *, refused: Refused | None = None, status=200):
+def _landing(
+    request, campaign, form, *, refused: Refused | None = None, status=200, referrer: str = ""
+):
     return render(
         request,
         "campaigns/landing.html",
-        {"campaign": campaign, "form": form, "refused": refused},
+        {
+            "campaign": campaign,
+            "form": form,
+            "refused": refused,
+            # Where the visitor came from, carried by the form to its post.
+            "referrer": referrer[:500],
+        },
         status=status,
     )
 
@@ -336,6 +344,7 @@ def _closed(request, refused: Refused, campaign=None):
 @csrf_protect
 def _landing_post(request, campaign):
     form = CaptureForm(request.POST, campaign=campaign)
+    referrer = str(request.POST.get("referrer") or "")
     try:
         fields = capture_validate(form)
         capture_submit(
@@ -343,10 +352,14 @@ def _landing_post(request, campaign):
             fields=fields,
             via=CaptureSubmission.Via.PAGE,
             attribution=attribution_from(request.GET, request.POST),
-            referrer=request.META.get("HTTP_REFERER", ""),
+            # The page's own referrer, kept in the form from the visit (the post's is the page).
+            referrer=referrer or request.META.get("HTTP_REFERER", ""),
+            landing_page=request.build_absolute_uri(),
         )
     except Refused as refused:
-        return _landing(request, campaign, form, refused=refused, status=refused.status)
+        return _landing(
+            request, campaign, form, refused=refused, status=refused.status, referrer=referrer
+        )
     return redirect("landing-thanks", slug=campaign.slug)
 
 
@@ -362,7 +375,12 @@ def landing(request, slug):
     except Refused as refused:
         return _closed(request, refused, campaign)
     if request.method == "GET":
-        return _landing(request, campaign, CaptureForm(campaign=campaign))
+        return _landing(
+            request,
+            campaign,
+            CaptureForm(campaign=campaign),
+            referrer=request.META.get("HTTP_REFERER", ""),
+        )
     try:
         body_size_check(request)
         rate_limit_check(client_ip(request))

@@ -25,8 +25,8 @@ from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from psycopg import sql
 
+from leads.fields import IMPORT_FILL_FIELDS, TEXT_FIELDS, TOUCH_IMPORT_FIELDS
 from leads.models import Lead
-from leads.services import TEXT_FIELDS
 from leads.stages import Stage
 
 from .models import Transition
@@ -57,7 +57,7 @@ IMPORT_RANK = {str(stage): rank for rank, stage in enumerate(IMPORT_ORDER)}
 
 # Lead fields an import may fill (identity fields only on new leads); TEXT_FIELDS is re-exported
 # for the import engine.
-FILL_FIELDS = (*TEXT_FIELDS, "company_size", "do_not_email", "attributes")
+FILL_FIELDS = IMPORT_FILL_FIELDS
 
 # The temporary table `leads_import_merge` reads: one row per identity (merged already).
 BATCH_COLUMNS = (
@@ -70,6 +70,8 @@ BATCH_COLUMNS = (
     ("company_size", "integer"),
     ("do_not_email", "boolean"),
     ("attributes", "jsonb"),
+    # The touch of the lead's membership in the import's campaign (not lead fields).
+    *((name, "text") for name in TOUCH_IMPORT_FIELDS),
     ("stage", "text NOT NULL"),
     ("stage_at", "timestamptz"),
     ("lead_id", "bigint"),

@@ -2,12 +2,14 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from leads.fields import EDITABLE_FIELDS
 from leads.models import Lead
 from leads.normalise import clean_email
-from leads.services import EDITABLE_FIELDS
 from leads.stages import Stage
+from leads.touches import lead_touches
 
 from .criteria import criteria_results
 from .lifecycle import ENTRY_STAGES
@@ -59,14 +61,48 @@ class LeadSerializer(serializers.ModelSerializer):
         }
 
 
+class TouchSerializer(serializers.Serializer):
+    """A first or last touch: the campaign (slug) and channel, and the touch's attribution."""
+
+    campaign = serializers.CharField()
+    channel = serializers.CharField()
+    utm_source = serializers.CharField()
+    utm_medium = serializers.CharField()
+    utm_campaign = serializers.CharField()
+    utm_term = serializers.CharField()
+    utm_content = serializers.CharField()
+    gclid = serializers.CharField()
+    referrer = serializers.CharField()
+    landing_page = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
 class LeadDetailSerializer(LeadSerializer):
     criteria = serializers.SerializerMethodField()
+    first_touch = serializers.SerializerMethodField()
+    last_touch = serializers.SerializerMethodField()
 
     class Meta(LeadSerializer.Meta):
-        fields = (*LeadSerializer.Meta.fields, "criteria")
+        fields = (*LeadSerializer.Meta.fields, "criteria", "first_touch", "last_touch")
 
     def get_criteria(self, lead) -> list[dict]:
         return CriterionSerializer(criteria_results(lead), many=True).data
+
+    def _touches(self, lead):
+        cache = self.__dict__.setdefault("_touch_cache", {})
+        if lead.pk not in cache:
+            cache[lead.pk] = lead_touches(lead)
+        return cache[lead.pk]
+
+    @extend_schema_field(TouchSerializer(allow_null=True))
+    def get_first_touch(self, lead) -> dict | None:
+        first, _ = self._touches(lead)
+        return TouchSerializer(first).data if first else None
+
+    @extend_schema_field(TouchSerializer(allow_null=True))
+    def get_last_touch(self, lead) -> dict | None:
+        _, last = self._touches(lead)
+        return TouchSerializer(last).data if last else None
 
 
 class LeadWriteSerializer(serializers.Serializer):
@@ -102,6 +138,8 @@ class LeadWriteSerializer(serializers.Serializer):
         "created_at",
         "updated_at",
         "criteria",
+        "first_touch",
+        "last_touch",
     }
 
     def validate_email(self, value):

@@ -3,13 +3,13 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from leads.fields import NUMERIC_FIELDS
 from leads.roles import SALES_REP
 
 from .criteria import FREE_MAIL_DOMAINS, clean_values
 from .models import AcceptanceCriterion, PipelineStage, TerritoryRule, WorkspaceSettings
 
 Kind = AcceptanceCriterion.Kind
-NUMERIC_FIELDS = {"company_size"}
 
 
 class ListField(forms.CharField):

@@ -3,6 +3,7 @@ import django_filters
 from .models import Lead
 from .selectors import lead_search, leads_by_owner, leads_in_bucket
 from .stages import BUCKETS, Stage
+from .touches import leads_touched_by
 
 
 class LeadFilter(django_filters.FilterSet):
@@ -21,6 +22,13 @@ class LeadFilter(django_filters.FilterSet):
         method="filter_owner", max_length=150, help_text="`me`, `none` or a username."
     )
     q = django_filters.CharFilter(method="filter_q", max_length=200, help_text="Search text.")
+    # Attribution: a lead any of whose touches (first or latest per campaign) came with it.
+    utm_source = django_filters.CharFilter(
+        method="filter_touch", max_length=150, help_text="A touch's utm_source (any case)."
+    )
+    utm_campaign = django_filters.CharFilter(
+        method="filter_touch", max_length=150, help_text="A touch's utm_campaign (any case)."
+    )
 
     class Meta:
         model = Lead
@@ -33,6 +41,8 @@ class LeadFilter(django_filters.FilterSet):
             "do_not_email",
             "owner",
             "q",
+            "utm_source",
+            "utm_campaign",
         )
 
     def filter_funnel(self, queryset, name, value):
@@ -47,3 +57,6 @@ class LeadFilter(django_filters.FilterSet):
 
     def filter_q(self, queryset, name, value):
         return lead_search(queryset, value)
+
+    def filter_touch(self, queryset, name, value):
+        return leads_touched_by(queryset, name, value)

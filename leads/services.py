@@ -4,33 +4,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+# The lead's fields come from the one spec; TEXT_FIELDS is re-exported for older imports.
+from .fields import EDITABLE_FIELDS, ERASED_VALUES
+from .fields import TEXT_FIELDS as TEXT_FIELDS
 from .models import Erasure, Lead
 from .normalise import clean_email, normalise_external_id
 from .roles import is_manager
 from .signals import lead_erased
-
-# The lead's free-text fields (blank, never NULL, when unknown).
-TEXT_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "phone",
-    "country",
-    "city",
-    "industry",
-    "website",
-    "source",
-)
-# Fields a client may set on a lead; stage, score and owner have their own paths.
-EDITABLE_FIELDS = (
-    "email",
-    "external_id",
-    *TEXT_FIELDS,
-    "company_size",
-    "do_not_email",
-    "attributes",
-)
 
 
 class DuplicateLead(Exception):
@@ -113,18 +93,8 @@ def lead_assign(*, lead: Lead, actor, owner, save: bool = True) -> Lead:
     return lead
 
 
-# Every lead field that can hold personal data, and what it becomes when erased.
-ERASED_VALUES = {
-    "email": None,
-    "first_name": "",
-    "last_name": "",
-    "company": "",
-    "title": "",
-    "phone": "",
-    "city": "",
-    "website": "",
-    "attributes": {},
-}
+# Every lead field that can hold personal data, and what it becomes when erased:
+# ERASED_VALUES, from leads.fields.
 
 
 def lead_erase(*, lead_id: int, actor, reason: str = "") -> Erasure:

@@ -3,6 +3,7 @@ day-first or month-first dates."""
 
 import re
 
+from leads.fields import FIELD, IMPORT_FIELDS, TOUCH, TOUCH_IMPORT_FIELDS
 from leads.stages import Stage
 
 ATTRIBUTE = "attribute"
@@ -10,20 +11,8 @@ IGNORE = "ignore"
 
 # (target, label) in the order the mapping page offers them.
 TARGETS: tuple[tuple[str, str], ...] = (
-    ("email", "E-mail"),
-    ("external_id", "External id"),
-    ("first_name", "First name"),
-    ("last_name", "Last name"),
-    ("company", "Company"),
-    ("title", "Job title"),
-    ("phone", "Phone"),
-    ("country", "Country"),
-    ("city", "City"),
-    ("industry", "Industry"),
-    ("company_size", "Company size"),
-    ("website", "Website"),
-    ("source", "Source"),
-    ("do_not_email", "Do not e-mail (yes/no)"),
+    *((name, FIELD[name].label) for name in IMPORT_FIELDS),
+    *((name, TOUCH[name].label) for name in TOUCH_IMPORT_FIELDS),
     ("stage", "Stage"),
     ("stage_at", "Stage date"),
     (ATTRIBUTE, "Keep as attribute"),
@@ -38,62 +27,8 @@ def normalise_header(name: str) -> str:
 
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "email": (
-        "email",
-        "e mail",
-        "email address",
-        "e mail address",
-        "mail",
-        "work email",
-        "business email",
-        "email id",
-        "contact email",
-    ),
-    "external_id": (
-        "external id",
-        "id",
-        "prospect id",
-        "lead id",
-        "contact id",
-        "record id",
-        "mql id",
-        "opportunity id",
-        "customer id",
-        "crm id",
-    ),
-    "first_name": ("first name", "firstname", "given name", "first", "forename"),
-    "last_name": ("last name", "lastname", "surname", "family name", "last"),
-    "company": (
-        "company",
-        "company name",
-        "account",
-        "account name",
-        "organization",
-        "organisation",
-        "employer",
-    ),
-    "title": ("title", "job title", "position", "role", "job role", "designation"),
-    "phone": ("phone", "phone number", "telephone", "mobile", "mobile phone", "tel"),
-    "country": ("country", "country name", "country region"),
-    "city": ("city", "town"),
-    "industry": ("industry", "sector", "business segment", "vertical"),
-    "company_size": (
-        "company size",
-        "employees",
-        "number of employees",
-        "no of employees",
-        "headcount",
-    ),
-    "website": ("website", "web site", "url", "company website", "domain"),
-    "source": ("source", "lead source", "origin", "utm source", "channel"),
-    "do_not_email": (
-        "do not email",
-        "do not e mail",
-        "unsubscribed",
-        "opt out",
-        "email opt out",
-        "opted out",
-    ),
+    **{name: FIELD[name].synonyms for name in IMPORT_FIELDS},
+    **{name: TOUCH[name].synonyms for name in TOUCH_IMPORT_FIELDS},
     "stage": (
         "stage",
         "lifecycle stage",
@@ -200,6 +135,18 @@ def check_mapping(mapping: dict[str, str]) -> list[str]:
         if target not in TARGET_NAMES:
             problems.append(f"{target!r} is not a lead field.")
     return problems
+
+
+def touch_problems(mapping: dict[str, str], *, has_campaign: bool) -> list[str]:
+    """Touch columns (UTM, gclid) go on the touch of the import's campaign membership."""
+    touches = [t for t in TOUCH_IMPORT_FIELDS if t in mapping.values()]
+    if touches and not has_campaign:
+        return [
+            f"Choose the campaign of this import: its {', '.join(touches)} columns are the "
+            "touch of the leads' membership in it (upload the file with its campaign, or "
+            "keep those columns as attributes)."
+        ]
+    return []
 
 
 def stage_value_mapping(values, given: dict | None = None) -> dict[str, str]:

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.utils import timezone
 
-from leads.models import Lead
+from leads.fields import LEAD_FIELDS, TOUCH, TOUCH_IMPORT_FIELDS
 
 from .mapping import ATTRIBUTE, IGNORE, STAGE_SYNONYMS, normalise_header
 
@@ -27,10 +27,10 @@ _NUMERIC = re.compile(
 # A cheap shape check first: most addresses pass, and only those reach Django's validator.
 _EMAIL_SHAPE = re.compile(r"^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
 _validate_email = EmailValidator()
+# Text targets and their lengths: the lead's fields and a touch's (utm_*, gclid).
 _MAX_LENGTH = {
-    field.name: field.max_length
-    for field in Lead._meta.get_fields()
-    if getattr(field, "max_length", None) and field.name not in ("stage",)
+    **{f.name: f.max_length for f in LEAD_FIELDS if f.max_length and f.importable},
+    **{name: TOUCH[name].max_length for name in TOUCH_IMPORT_FIELDS},
 }
 # PositiveIntegerField's ceiling on PostgreSQL.
 MAX_COMPANY_SIZE = 2_147_483_647

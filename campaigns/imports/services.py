@@ -19,6 +19,7 @@ from .mapping import (
     detect_dayfirst,
     mapping_from_fields,
     stage_value_mapping,
+    touch_problems,
 )
 from .models import ImportJob
 
@@ -156,7 +157,9 @@ def import_job_create(
         job.stage_values.update({k: v for k, v in stage_values.items() if v in Stage.values})
     job.dayfirst = dayfirst if dayfirst is not None else guess_dayfirst(job)
     if start:
-        problems = check_mapping(job.mapping)
+        problems = check_mapping(job.mapping) + touch_problems(
+            job.mapping, has_campaign=job.campaign_id is not None
+        )
         bad_stages = sorted({v for v in (stage_values or {}).values() if v not in Stage.values})
         if bad_stages:
             problems.append(f"stage_values: {', '.join(map(repr, bad_stages))} are not stages.")
@@ -187,13 +190,17 @@ def import_job_set_mapping(
     job.on_duplicate = on_duplicate
     job.default_stage = default_stage
     job.save(update_fields=["mapping", "stage_values", "dayfirst", "on_duplicate", "default_stage"])
-    return check_mapping(job.mapping)
+    return check_mapping(job.mapping) + touch_problems(
+        job.mapping, has_campaign=job.campaign_id is not None
+    )
 
 
 def import_job_start(*, job: ImportJob) -> ImportJob:
     from .tasks import run_import
 
-    problems = check_mapping(job.mapping)
+    problems = check_mapping(job.mapping) + touch_problems(
+        job.mapping, has_campaign=job.campaign_id is not None
+    )
     if problems:
         raise ImportRefused(" ".join(problems))
     started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(

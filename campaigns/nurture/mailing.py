@@ -26,22 +26,15 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.html import escape, linebreaks
 
+from leads.fields import MERGEABLE
+
 OPEN_SALT = "nurture.open"
 CLICK_SALT = "nurture.click"
 UNSUBSCRIBE_SALT = "nurture.unsubscribe"
 
 # Lead fields a marketer may use in a subject or body: a dict, never the model, so a
 # template cannot reach methods or relations.
-LEAD_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "company",
-    "title",
-    "country",
-    "city",
-    "industry",
-)
+LEAD_FIELDS = MERGEABLE  # from leads.fields
 
 # Autoescape off: the body is text, escaped once when it becomes the HTML part.
 _ENGINE = Engine(autoescape=False)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from campaigns.models import CaptureSubmission, EngagementEvent
+from campaigns.models import CampaignMembership, CaptureSubmission, EngagementEvent
 from campaigns.nurture.models import Audience, AudienceMember
 from campaigns.scoring import engagement_record
 from campaigns.services import campaign_create, membership_touch
@@ -29,7 +29,17 @@ def person(make_lead, rep, committed):
     )
     move(lead, "nurture", rep, reason="not_ready_yet", note="Ada says: call me in spring")
     campaign = campaign_create(name="Spring", channel="event", slug="spring")
-    membership_touch(lead=lead, campaign=campaign, how="form")
+    membership_touch(
+        lead=lead,
+        campaign=campaign,
+        how="form",
+        attribution={
+            "utm_source": "google",
+            "gclid": "abc123",
+            "referrer": "https://ada.example/blog",
+            "landing_page": "https://site.example/f/spring/?gclid=abc123",
+        },
+    )
     CaptureSubmission.objects.create(
         campaign=campaign,
         lead=lead,
@@ -76,6 +86,9 @@ def test_it_removes_personal_data_everywhere_and_keeps_the_counts(api, manager, 
         "google",
     )
     assert EngagementEvent.objects.get(lead=lead).detail == ""
+    # The touch keeps its campaign and UTM values, not the person's click or pages.
+    membership = CampaignMembership.objects.get(lead=lead)
+    assert membership.first_attribution == membership.last_attribution == {"utm_source": "google"}
     assert not AudienceMember.objects.filter(lead=lead).exists()
     erasure = Erasure.objects.get(lead=lead)
     assert erasure.requested_by == manager

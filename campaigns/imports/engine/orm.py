@@ -1,5 +1,6 @@
 """The plain batched path, for SQLite and any other database: the ORM, batch by batch."""
 
+import json
 from itertools import islice
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from funnel.imports import (
     leads_import_records,
 )
 from funnel.models import Transition
+from leads.fields import TOUCH_IMPORT_FIELDS, touch_clean
 
 from .. import csvfile
 from ..models import ImportJob, ImportRowError
@@ -116,12 +118,19 @@ def run_orm(job: ImportJob, token: str) -> None:
 
 
 def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
+    """See _memberships_postgresql: the same joins, touches and attribution."""
     ids = {r.lead_id for r in records if r.lead_id}
     members = set(
         CampaignMembership.objects.filter(campaign_id=job.campaign_id, lead_id__in=ids).values_list(
             "lead_id", flat=True
         )
     )
+    # The row's touch (utm_*, gclid with a value), the latest line's for a lead of two rows.
+    touches: dict[int, dict] = {}
+    for record in sorted(records, key=lambda r: r.line):
+        found = touch_clean({k: v for k, v in record.values.items() if k in TOUCH_IMPORT_FIELDS})
+        if record.lead_id and found:
+            touches[record.lead_id] = found
     at = job.started_at
     joined = sorted(ids - members)
     CampaignMembership.objects.bulk_create(
@@ -132,6 +141,8 @@ def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
                 joined_at=at,
                 touched_at=at,
                 how=CampaignMembership.How.IMPORT,
+                first_attribution=touches.get(lead_id),
+                last_attribution=touches.get(lead_id),
             )
             for lead_id in joined
         ],
@@ -140,8 +151,23 @@ def _memberships_orm(job: ImportJob, records: list[ImportRecord]) -> None:
     # See _memberships_postgresql: existing leads that joined are announced here.
     created = {r.lead_id for r in records if r.created}
     memberships_changed(i for i in joined if i not in created)
-    touched = {r.lead_id for r in records if r.changed and not r.created} & members
+    changed = {r.lead_id for r in records if r.changed and not r.created} & members
+    last = dict(
+        CampaignMembership.objects.filter(
+            campaign_id=job.campaign_id, lead_id__in=set(touches) & members, touched_at__lt=at
+        ).values_list("lead_id", "last_attribution")
+    )
+    retouched = {i for i, attribution in last.items() if touches[i] != attribution}
+    touched = changed | retouched
     if touched:
         CampaignMembership.objects.filter(
             campaign_id=job.campaign_id, lead_id__in=touched, touched_at__lt=at
         ).update(touched_at=at, touches=F("touches") + 1)
+    # The new last attribution, one update per distinct touch (a file has few).
+    by_touch: dict[str, list[int]] = {}
+    for lead_id in sorted(touched & set(touches)):
+        by_touch.setdefault(json.dumps(touches[lead_id], sort_keys=True), []).append(lead_id)
+    for value, lead_ids in by_touch.items():
+        CampaignMembership.objects.filter(campaign_id=job.campaign_id, lead_id__in=lead_ids).update(
+            last_attribution=json.loads(value)
+        )

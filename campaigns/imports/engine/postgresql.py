@@ -14,10 +14,10 @@ from campaigns.signals import memberships_changed
 from funnel.imports import (
     BATCH_COLUMNS,
     IMPORT_RANK,
-    TEXT_FIELDS,
     leads_import_merge,
     new_leads_table,
 )
+from leads.fields import FIELD, IMPORT_FIELDS, TOUCH_IMPORT_FIELDS
 from leads.models import Lead
 
 from .. import csvfile
@@ -25,8 +25,25 @@ from ..models import ImportJob, ImportRowError
 from ..rows import CleanRow, staging_writer
 from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error, timed
 
-STAGING_FIELDS = ("email", "external_id", *TEXT_FIELDS, "company_size", "do_not_email")
+# The lead's importable fields; a job that maps touch columns (utm_*, gclid: the
+# membership's, not the lead's) stages those after them (see staging_fields).
+STAGING_FIELDS = IMPORT_FIELDS
 
+
+def staging_fields(job: ImportJob) -> tuple[str, ...]:
+    """The staged value columns of this job: only the touch columns it maps, so a file
+    without any copies no empty columns."""
+    return (*STAGING_FIELDS, *touch_columns(job))
+
+
+# A lead field's column type in the staging table, by its kind (leads.fields).
+STAGING_TYPES = {
+    "email": "text",
+    "identifier": "text",
+    "text": "text",
+    "integer": "integer",
+    "boolean": "boolean",
+}
 
 NESTED_LOOPS_ONLY = "SET LOCAL enable_hashjoin TO off; SET LOCAL enable_mergejoin TO off"
 ANY_JOIN = "SET LOCAL enable_hashjoin TO on; SET LOCAL enable_mergejoin TO on"
@@ -68,13 +85,13 @@ def run_postgresql(job: ImportJob, token: str) -> None:
     drop_staging(job)
 
 
-def staging_row(row: CleanRow) -> tuple:
+def staging_row(row: CleanRow, fields: tuple[str, ...] = STAGING_FIELDS) -> tuple:
     """A clean row as the staging table's COPY takes it (the fast path builds the same)."""
     attributes = row.values.get("attributes")
     return (
         row.line,
         row.ident,
-        *map(row.values.get, STAGING_FIELDS),
+        *map(row.values.get, fields),
         json.dumps(attributes) if attributes else None,
         row.stage,
         IMPORT_RANK[row.stage],
@@ -87,9 +104,8 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
     columns = [
         ("line", "integer"),
         ("ident", 'text COLLATE "C"'),
-        *((name, "text") for name in ("email", "external_id", *TEXT_FIELDS)),
-        ("company_size", "integer"),
-        ("do_not_email", "boolean"),
+        *((name, STAGING_TYPES[FIELD[name].kind]) for name in IMPORT_FIELDS),
+        *((name, "text") for name in touch_columns(job)),
         ("attributes", "jsonb"),
         ("stage", "text"),
         ("rank", "smallint"),
@@ -120,7 +136,8 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
             resume_after="",
         )
     cleaner = cleaner_for(job)
-    fast = staging_writer(cleaner, fields=STAGING_FIELDS, rank=IMPORT_RANK)
+    fields = staging_fields(job)
+    fast = staging_writer(cleaner, fields=fields, rank=IMPORT_RANK)
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
         staging, sql.SQL(", ").join(map(sql.Identifier, names))
     )
@@ -143,7 +160,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
                         if row.errors:
                             errors.append(row_error(job, row, cells))
                         else:
-                            staged = staging_row(row)
+                            staged = staging_row(row, fields)
                     if staged is not None:
                         write_row(staged)
                     if count >= size:
@@ -280,7 +297,7 @@ def _merge_range(job: ImportJob, token: str, after: str, upper: str | None) -> N
             c=sql.Identifier(column), o=sql.SQL(order)
         )
 
-    merged_columns = ["email", "external_id", *TEXT_FIELDS, "company_size", "do_not_email"]
+    merged_columns = list(staging_fields(job))
     value_columns = [*merged_columns, "attributes"]
     insert_names = sql.SQL(", ").join(
         map(sql.Identifier, ["ident", "line", "rows", *value_columns, "stage", "stage_at"])
@@ -436,51 +453,93 @@ def keys_checked_setwise(cursor, campaign_id: int | None) -> bool:
     return True
 
 
+def touch_columns(job: ImportJob) -> list[str]:
+    """The touch fields (utm_*, gclid) the import's mapping fills."""
+    return [name for name in TOUCH_IMPORT_FIELDS if name in job.mapping.values()]
+
+
+def _touch_sql(job: ImportJob, alias: str) -> sql.Composable:
+    """The row's touch as jsonb (the mapped touch columns with a value), or NULL when it has
+    none; plain NULL when the file maps no touch column."""
+    names = touch_columns(job)
+    if not names:
+        return sql.SQL("NULL::jsonb")
+    pairs = sql.SQL(", ").join(
+        sql.SQL("{k}, {a}.{c}").format(
+            k=sql.Literal(n), a=sql.Identifier(alias), c=sql.Identifier(n)
+        )
+        for n in names
+    )
+    return sql.SQL("nullif(jsonb_strip_nulls(jsonb_build_object({})), '{{}}'::jsonb)").format(pairs)
+
+
 def _memberships_postgresql(cursor, batch_table: str, job: ImportJob, *, touch: bool) -> None:
     """Each imported lead joins the campaign; a member already is touched again only when
-    the import changed something about it (an unchanged re-import rewrites nothing)."""
+    the import changed something about it (an unchanged re-import rewrites nothing) or the
+    row brings a touch (utm_*, gclid) other than its last. A new member's touch is its first
+    and last attribution; a later touch's replaces the last."""
     table = sql.Identifier(CampaignMembership._meta.db_table)
     params = {
         "campaign": job.campaign_id,
         "now": job.started_at,
         "how": CampaignMembership.How.IMPORT,
     }
+    batch = sql.Identifier(batch_table)
+    row_touch = _touch_sql(job, "b")
+    has_touch = bool(touch_columns(job))
     # Leads created by this batch cannot be members yet: a plain insert.
+    if has_touch:
+        new_rows = sql.SQL(
+            "SELECT n.id, t.touch FROM {new} n JOIN {b} b ON b.ident = n.ident,"
+            " LATERAL (SELECT {touch} AS touch) t ORDER BY n.id"
+        ).format(new=sql.Identifier(new_leads_table(batch_table)), b=batch, touch=row_touch)
+    else:
+        new_rows = sql.SQL("SELECT id, NULL::jsonb FROM {new} ORDER BY id").format(
+            new=sql.Identifier(new_leads_table(batch_table))
+        )
     cursor.execute(
         sql.SQL(
-            "INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches)"
-            " SELECT id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1 FROM {new} ORDER BY id"
-        ).format(m=table, new=sql.Identifier(new_leads_table(batch_table))),
+            "INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches,"
+            " first_attribution, last_attribution)"
+            " SELECT id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1, touch, touch"
+            " FROM ({rows}) r (id, touch)"
+        ).format(m=table, rows=new_rows),
         params,
     )
-    batch = sql.Identifier(batch_table)
     # Existing leads that are not members yet: locked as the foreign key check would lock
     # them (see keys_checked_setwise); one deleted meanwhile does not join.
     cursor.execute(
         sql.SQL(
-            "WITH todo AS (SELECT DISTINCT lead_id FROM {b} b WHERE lead_id IS NOT NULL"
+            "WITH todo AS (SELECT DISTINCT ON (lead_id) lead_id, {touch} AS touch FROM {b} b"
+            " WHERE lead_id IS NOT NULL"
             " AND NOT EXISTS (SELECT 1 FROM {m} m WHERE m.lead_id = b.lead_id"
-            " AND m.campaign_id = %(campaign)s)),"
+            " AND m.campaign_id = %(campaign)s) ORDER BY lead_id, line DESC),"
             " locked AS (SELECT l.id FROM {lead} l WHERE l.id IN (SELECT lead_id FROM todo)"
             " FOR KEY SHARE)"
-            " INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches)"
-            " SELECT id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1 FROM locked ORDER BY id"
+            " INSERT INTO {m} (lead_id, campaign_id, joined_at, how, touched_at, touches,"
+            " first_attribution, last_attribution)"
+            " SELECT id, %(campaign)s, %(now)s, %(how)s, %(now)s, 1, todo.touch, todo.touch"
+            " FROM locked JOIN todo ON todo.lead_id = locked.id ORDER BY id"
             " ON CONFLICT (lead_id, campaign_id) DO NOTHING RETURNING lead_id"
-        ).format(m=table, b=batch, lead=sql.Identifier(Lead._meta.db_table)),
+        ).format(m=table, b=batch, lead=sql.Identifier(Lead._meta.db_table), touch=row_touch),
         params,
     )
     # Leads already there that joined the campaign now: the merge's own announcement (new
     # and moved leads) does not cover them, and the campaign's rollups must count them.
     memberships_changed(row[0] for row in cursor.fetchall())
-    if touch:
+    if touch or has_touch:
         # Rows inserted just above have touched_at = now: they are not touched twice.
         cursor.execute(NESTED_LOOPS_ONLY)
         cursor.execute(
             sql.SQL(
-                "UPDATE {m} m SET touched_at = %(now)s, touches = m.touches + 1 FROM {b} b"
-                " WHERE b.changed AND m.lead_id = b.lead_id AND m.campaign_id = %(campaign)s"
+                "UPDATE {m} m SET touched_at = %(now)s, touches = m.touches + 1,"
+                " last_attribution = coalesce(t.touch, m.last_attribution)"
+                " FROM {b} b, LATERAL (SELECT {touch} AS touch) t"
+                " WHERE (b.changed OR t.touch IS DISTINCT FROM m.last_attribution"
+                " AND t.touch IS NOT NULL)"
+                " AND m.lead_id = b.lead_id AND m.campaign_id = %(campaign)s"
                 " AND m.touched_at < %(now)s"
-            ).format(m=table, b=batch),
+            ).format(m=table, b=batch, touch=row_touch),
             params,
         )
         cursor.execute(ANY_JOIN)

@@ -109,6 +109,22 @@ TITLES = [
 SOURCES = ["google", "linkedin", "webinar", "event", "referral", "website"]
 
 
+# What the demo campaigns' links carried, for the leads' first and last touch.
+DEMO_TRACKING = {
+    "google-ads-crm": {
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "crm-migration",
+    },
+    "spring-webinar": {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring"},
+    "buyers-guide": {
+        "utm_source": "linkedin",
+        "utm_medium": "paid_social",
+        "utm_campaign": "guide",
+    },
+}
+
+
 class Command(BaseCommand):
     help = "Load demo users (password handoff-demo), campaigns and leads. Idempotent."
 
@@ -219,7 +235,21 @@ class Command(BaseCommand):
         lead = lead_create(
             system_actor="demo data", fields=fields, campaign=campaign, at=at, note="Demo lead"
         )
-        membership_touch(lead=lead, campaign=campaign, how=CampaignMembership.How.DEMO, at=at)
+        membership_touch(
+            lead=lead,
+            campaign=campaign,
+            how=CampaignMembership.How.DEMO,
+            at=at,
+            # The tracking values its links carried (the trade show's leads came by hand).
+            attribution={
+                **DEMO_TRACKING.get(campaign.slug, {}),
+                **(
+                    {"gclid": f"demo-gclid-{number:04d}"}
+                    if campaign.slug == "google-ads-crm"
+                    else {}
+                ),
+            },
+        )
         if rng.random() < 0.25:
             Lead.objects.filter(pk=lead.pk).update(owner=users[rng.choice(["rep", "rep2"])])
         self._journey(lead, rng, now, at, users, campaign)
