@@ -59,19 +59,36 @@ def _is_htmx(request) -> bool:
 
 
 def _queue_context(request) -> dict:
-    leads = queue.queue_leads(request.user)
-    page = Paginator(leads, settings.HANDOFF_QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = queue.QueueFilters.from_query(request.GET, user=request.user)
+    view = queue.queue_view(request.user, filters)
+    paginator = Paginator(view.leads, settings.HANDOFF_QUEUE_PAGE_SIZE)
+    paginator.count = view.total  # counted in the one aggregate query already
+    page = paginator.get_page(request.GET.get("page"))
     manager = is_manager(request.user)
+    counts = view.counts
     return {
         "page": page,
-        "rows": queue.queue_rows(page.object_list),
+        "rows": queue.queue_rows(list(page.object_list)),
+        "filters": filters,
+        "owner_tabs": [
+            (value, label, count, filters.query(owner=value, page=""))
+            for value, label, count in (
+                ("me", "Mine", counts["owner_me"]),
+                ("none", "Unassigned", counts["owner_none"]),
+                ("all", "Everyone's" if manager else "Mine and unassigned", counts["all"]),
+            )
+        ],
+        "age_choices": [(k, label, counts[f"age_{k}"]) for k, label in queue.AGE_CHOICES.items()],
+        "sla_choices": [(k, label, counts[f"sla_{k}"]) for k, label in queue.SLA_CHOICES.items()],
+        "campaigns": queue.queue_campaigns(),
+        "sources": queue.queue_sources(),
         "reject_reasons": reasons_for("reject"),
         "junk_reasons": reasons_for("junk"),
         "owners": list(lead_owner_candidates()) if manager else [],
         "is_manager": manager,
         "is_rep": has_role(request.user, SALES_REP),
         "workspace": WorkspaceSettings.load(),
-        "query": "",
+        "query": filters.query(),
     }
 
 
