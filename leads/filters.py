@@ -21,6 +21,19 @@ class LeadFilter(django_filters.FilterSet):
         method="filter_owner", max_length=150, help_text="`me`, `none` or a username."
     )
     q = django_filters.CharFilter(method="filter_q", max_length=200, help_text="Search text.")
+    # The leads list's filters (also the API's). Declared only: add more beside them.
+    created_after = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", help_text="Created on or after (date)."
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", help_text="Created on or before (date)."
+    )
+    score_min = django_filters.NumberFilter(
+        field_name="score", lookup_expr="gte", help_text="Score at least."
+    )
+    score_max = django_filters.NumberFilter(
+        field_name="score", lookup_expr="lte", help_text="Score at most."
+    )
 
     class Meta:
         model = Lead
