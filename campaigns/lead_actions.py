@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from funnel.assignment import lead_reassign
-from funnel.dashboards.exports import csv_cell
 from funnel.errors import TransitionError
 from funnel.queue import leads_decide
 from leads.lead_list import lead_query
@@ -24,6 +23,7 @@ from leads.models import Lead
 from leads.roles import MANAGER, MARKETER, has_role, is_manager, roles_of
 from leads.views import lead_list_context
 
+from .imports.report import csv_lines
 from .models import Campaign, CampaignMembership
 from .services import membership_touch
 
@@ -44,18 +44,11 @@ EXPORT_COLUMNS = (
 )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def _csv_rows(leads):
-    import csv
-
-    writer = csv.writer(_Echo())
-    yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
+    """The header, then a row per lead, every cell escaped (campaigns.imports.report)."""
+    yield [name for name, _ in EXPORT_COLUMNS]
     for lead in leads.iterator(chunk_size=2000):
-        yield writer.writerow([csv_cell(value(lead)) for _, value in EXPORT_COLUMNS])
+        yield [value(lead) for _, value in EXPORT_COLUMNS]
 
 
 @login_required
@@ -68,7 +61,9 @@ def lead_export(request):
         context = lead_list_context(request)
         return render(request, "leads/lead_list.html", context, status=400)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(_csv_rows(found.leads), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        csv_lines(_csv_rows(found.leads)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
     return response
 
