@@ -4,6 +4,7 @@ move one by keyboard, filter the queue to mine, export a filtered list, and each
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
@@ -67,7 +68,9 @@ def test_lost_without_a_reason_is_refused_on_the_pipeline_page(page, rep, make_l
     card.get_by_role("button", name="Lost").click()
     expect(page.get_by_role("alert")).to_contain_text("Lost needs a reason.")
     assert page.url.endswith("/pipeline/")
-    assert _stage_of(deal) == "discovery" and Lead.objects.get(pk=deal.lead_id).stage == "opportunity"
+    assert (
+        _stage_of(deal) == "discovery" and Lead.objects.get(pk=deal.lead_id).stage == "opportunity"
+    )
 
 
 def test_work_my_mqls_filters_the_queue_to_mine(page, rep, rep2, make_lead):
@@ -110,7 +113,7 @@ def test_a_filtered_leads_list_exports_its_rows(page, rep, make_lead):
     page.get_by_role("link", name="Lead", exact=True).click()  # sort by name
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
-    text = open(download.value.path(), encoding="utf-8").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert sorted(row["first_name"] for row in rows) == ["Mql0", "Mql1", "Mql2"]
     assert {row["stage"] for row in rows} == {"mql"}
