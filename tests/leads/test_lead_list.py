@@ -180,3 +180,14 @@ def test_the_list_offers_the_bulk_actions_each_role_may_take(client_for, rep, ma
     assert 'value="assign"' in client_for(manager).get("/leads/").content.decode()
     html = client_for(marketer).get("/leads/").content.decode()
     assert 'value="campaign"' in html and 'value="assign"' not in html
+
+
+def test_the_api_takes_the_new_filters_and_refuses_bad_values(api, rep, people):
+    ana, _ben, cy = people
+    client = api(rep)
+    response = client.get("/api/leads/?score_min=50&ordering=id")
+    assert response.status_code == 200
+    assert sorted(row["id"] for row in response.json()["results"]) == sorted([ana.pk, cy.pk])
+    response = client.get("/api/leads/?created_after=soon")
+    assert response.status_code == 400
+    assert "created_after" in response.json()["errors"]
