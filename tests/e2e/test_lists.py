@@ -120,6 +120,13 @@ def test_a_filtered_leads_list_exports_its_rows(page, rep, make_lead):
     assert {row["source"] for row in rows} == {"webinar"}
     assert next(row for row in rows if row["first_name"] == "Mql1")["company"] == "'=1+2"
 
+    # Then move every lead on the page at once: each done or refused with its reason.
+    page.get_by_label("Select every lead on this page").check()
+    page.get_by_label("Move to").select_option("sal")
+    page.get_by_role("button", name="Move", exact=True).click()
+    expect(page.get_by_text("Moved: 3 leads.")).to_be_visible()
+    assert Lead.objects.filter(stage="sal", source="webinar").count() == 4
+
 
 @pytest.fixture
 def phone(browser, live_server):
