@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -138,7 +139,16 @@ def _back(request, lead):
         return redirect("pipeline")
     if where == "lead":
         return redirect("lead-detail", pk=lead.pk)
-    return redirect("queue")
+    return _queue_redirect(request)
+
+
+def _queue_redirect(request):
+    """Back to the queue with the filters the form was sent from."""
+    response = redirect("queue")
+    query = QueryDict(request.POST.get("query", "")).urlencode()
+    if query:
+        response["Location"] += f"?{query}"
+    return response
 
 
 def _check_not_taken(request, lead, from_stage: str) -> None:
@@ -238,7 +248,7 @@ def queue_bulk(request):
         messages.success(request, f"{DONE_LABELS[verb]} {count} lead{'s' if count != 1 else ''}.")
     for refusal in outcome.refused:
         messages.error(request, f"Lead {refusal['lead']} not {verb}ed: {refusal['detail']}")
-    return redirect("queue")
+    return _queue_redirect(request)
 
 
 @login_required

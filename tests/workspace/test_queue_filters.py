@@ -114,3 +114,21 @@ def test_pages_run_on_from_the_reps_own_into_the_others(client_for, rep, make_le
 def test_work_my_mqls_opens_the_queue_filtered_to_mine(client_for, rep):
     html = client_for(rep).get("/").content.decode()
     assert 'href="/queue/?owner=me">Work my MQLs</a>' in html
+
+
+def test_a_decision_without_javascript_comes_back_to_the_same_filters(client_for, rep, waiting):
+    client = client_for(rep)
+    assert 'name="query" value="owner=me&amp;sla=breached"' in (
+        client.get("/queue/?owner=me&sla=breached").content.decode()
+    )
+    response = client.post(
+        f"/queue/{waiting['mine_old'].pk}/decide/",
+        {"verb": "accept", "from_stage": "mql", "query": "owner=me&sla=breached"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/queue/?owner=me&sla=breached"
+    response = client.post(
+        "/queue/bulk/",
+        {"verb": "accept", "lead": [waiting["mine_new"].pk], "query": "owner=me"},
+    )
+    assert response["Location"] == "/queue/?owner=me"
