@@ -37,6 +37,10 @@
         }
         wrap().outerHTML = html;
         start();
+        // The board (and its status line) is new: say the outcome in the region that stays.
+        var announce = document.getElementById("board-announce");
+        var said = document.getElementById("board-status");
+        if (announce && said) announce.textContent = said.textContent;
         if (refocus) {
           var handle = document.querySelector("#deal-" + dealId + " [data-handle]");
           if (handle) handle.focus();

@@ -53,6 +53,7 @@ def test_a_rep_drags_a_deal_and_moves_another_by_keyboard(page, rep, make_lead):
     page.keyboard.press("ArrowRight")  # the focus stays on the deal's handle
     expect(page.locator(f"ul.deals[data-stage=negotiation] #deal-{keyed.pk}")).to_be_visible()
     expect(page.locator("#board-status")).to_contain_text("Bob Deal moved to Negotiation.")
+    expect(page.locator("#board-announce")).to_have_text("Bob Deal moved to Negotiation.")
     assert _stage_of(keyed) == "negotiation"
     assert page.url.endswith("/pipeline/")  # no reload
 
