@@ -114,6 +114,7 @@ def test_pages_run_on_from_the_reps_own_into_the_others(client_for, rep, make_le
 def test_work_my_mqls_opens_the_queue_filtered_to_mine(client_for, rep):
     html = client_for(rep).get("/").content.decode()
     assert 'href="/queue/?owner=me">Work my MQLs</a>' in html
+    assert 'href="/queue/?owner=none">Unassigned MQLs</a>' in html
 
 
 def test_a_decision_without_javascript_comes_back_to_the_same_filters(client_for, rep, waiting):
