@@ -1,8 +1,10 @@
 from django.urls import path
 
-from . import views
+from . import lead_actions, views
 
 urlpatterns = [
+    path("leads/export/", lead_actions.lead_export, name="lead-export"),
+    path("leads/bulk/", lead_actions.lead_bulk, name="lead-bulk"),
     path("segments/", views.segment_list, name="segment-list"),
     path("segments/new/", views.segment_edit, name="segment-new"),
     path("segments/preview/", views.segment_preview, name="segment-preview"),

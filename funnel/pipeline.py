@@ -1,5 +1,6 @@
 """The opportunity pipeline: the board by pipeline stage, and moving a deal along it."""
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,6 +18,15 @@ from .models import Opportunity, PipelineStage
 class OpportunityNotFound(TransitionError):
     status = 404
     code = "not_found"
+
+
+@dataclass
+class ForecastMonth:
+    month: dt.date  # the first day of the close month
+    count: int
+    total: Decimal
+    weighted: Decimal
+    past: bool  # the month is over: every deal in it is overdue
 
 
 @dataclass
@@ -94,3 +104,37 @@ def opportunity_move(
         deal.pipeline_stage = target
         deal.save(update_fields=["pipeline_stage"])
     return deal
+
+
+def weighted_amount(deal) -> Decimal:
+    """The deal's amount times its pipeline stage's probability."""
+    return (deal.amount * deal.pipeline_stage.probability / 100).quantize(Decimal("0.01"))
+
+
+def forecast_by_month(columns: list[PipelineColumn], *, today: dt.date) -> list[ForecastMonth]:
+    """The weighted forecast (amount x probability) of the board's deals by close month."""
+    months: dict[dt.date, list] = {}
+    for column in columns:
+        for deal in column.deals:
+            months.setdefault(deal.expected_close.replace(day=1), []).append(deal)
+    this_month = today.replace(day=1)
+    return [
+        ForecastMonth(
+            month=month,
+            count=len(deals),
+            total=sum((deal.amount for deal in deals), Decimal(0)),
+            weighted=sum((weighted_amount(deal) for deal in deals), Decimal(0)),
+            past=month < this_month,
+        )
+        for month, deals in sorted(months.items())
+    ]
+
+
+def mark_overdue(columns: list[PipelineColumn], *, today: dt.date) -> int:
+    """Flag each open deal whose expected close date has passed; answer how many."""
+    overdue = 0
+    for column in columns:
+        for deal in column.deals:
+            deal.overdue = deal.expected_close < today
+            overdue += deal.overdue
+    return overdue

@@ -8,7 +8,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from leads.roles import MANAGER, SALES_REP, has_role, is_manager
@@ -18,7 +20,13 @@ from leads.stages import Stage
 from . import assignment, pipeline, queue
 from .errors import AlreadyTaken, TransitionError
 from .lifecycle import BANT, rules_from
-from .models import AcceptanceCriterion, PipelineStage, TerritoryRule, WorkspaceSettings
+from .models import (
+    AcceptanceCriterion,
+    Opportunity,
+    PipelineStage,
+    TerritoryRule,
+    WorkspaceSettings,
+)
 from .selectors import reasons_for
 from .services import transition_lead
 from .workspace_forms import (
@@ -59,19 +67,36 @@ def _is_htmx(request) -> bool:
 
 
 def _queue_context(request) -> dict:
-    leads = queue.queue_leads(request.user)
-    page = Paginator(leads, settings.HANDOFF_QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = queue.QueueFilters.from_query(request.GET, user=request.user)
+    view = queue.queue_view(request.user, filters)
+    paginator = Paginator(view.leads, settings.HANDOFF_QUEUE_PAGE_SIZE)
+    paginator.count = view.total  # counted in the one aggregate query already
+    page = paginator.get_page(request.GET.get("page"))
     manager = is_manager(request.user)
+    counts = view.counts
     return {
         "page": page,
-        "rows": queue.queue_rows(page.object_list),
+        "rows": queue.queue_rows(list(page.object_list)),
+        "filters": filters,
+        "owner_tabs": [
+            (value, label, count, filters.query(owner=value, page=""))
+            for value, label, count in (
+                ("me", "Mine", counts["owner_me"]),
+                ("none", "Unassigned", counts["owner_none"]),
+                ("all", "Everyone's" if manager else "Mine and unassigned", counts["all"]),
+            )
+        ],
+        "age_choices": [(k, label, counts[f"age_{k}"]) for k, label in queue.AGE_CHOICES.items()],
+        "sla_choices": [(k, label, counts[f"sla_{k}"]) for k, label in queue.SLA_CHOICES.items()],
+        "campaigns": queue.queue_campaigns(),
+        "sources": queue.queue_sources(),
         "reject_reasons": reasons_for("reject"),
         "junk_reasons": reasons_for("junk"),
         "owners": list(lead_owner_candidates()) if manager else [],
         "is_manager": manager,
         "is_rep": has_role(request.user, SALES_REP),
         "workspace": WorkspaceSettings.load(),
-        "query": "",
+        "query": filters.query(),
     }
 
 
@@ -114,7 +139,16 @@ def _back(request, lead):
         return redirect("pipeline")
     if where == "lead":
         return redirect("lead-detail", pk=lead.pk)
-    return redirect("queue")
+    return _queue_redirect(request)
+
+
+def _queue_redirect(request):
+    """Back to the queue with the filters the form was sent from."""
+    response = redirect("queue")
+    query = QueryDict(request.POST.get("query", "")).urlencode()
+    if query:
+        response["Location"] += f"?{query}"
+    return response
 
 
 def _check_not_taken(request, lead, from_stage: str) -> None:
@@ -168,7 +202,7 @@ def lead_decide(request, pk):
             return _row_response(request, lead.pk, error=exc.message)
         messages.error(request, f"{lead.display_name}: {exc.message}")
         if request.POST.get("back") == "pipeline":
-            return _pipeline_page(request, status=exc.status)
+            return redirect("pipeline")  # the board says why, at its own address
         return _queue_page(request, status=exc.status)
     label = DONE_LABELS.get(rule.verb, rule.label)
     done = f"{label}: {lead.display_name} is now {rule.target.upper()}."
@@ -214,7 +248,7 @@ def queue_bulk(request):
         messages.success(request, f"{DONE_LABELS[verb]} {count} lead{'s' if count != 1 else ''}.")
     for refusal in outcome.refused:
         messages.error(request, f"Lead {refusal['lead']} not {verb}ed: {refusal['detail']}")
-    return redirect("queue")
+    return _queue_redirect(request)
 
 
 @login_required
@@ -259,43 +293,105 @@ def lead_reassign(request, pk):
 # --- the pipeline ---------------------------------------------------------------------------
 
 
-def _pipeline_page(request, *, status: int = 200):
-    return render(
-        request,
-        "funnel/pipeline.html",
-        {
-            "columns": pipeline.pipeline_board(request.user),
-            "stages": list(PipelineStage.objects.filter(is_active=True)),
-            "lost_reasons": reasons_for("lose"),
-        },
-        status=status,
-    )
+PIPELINE_CLOSE = {"won": ("win", Stage.CUSTOMER), "lost": ("lose", Stage.NURTURE)}
+
+
+def _pipeline_context(request, *, error: str = "", done: str = "", open_deal=None) -> dict:
+    today = timezone.localdate()
+    columns = pipeline.pipeline_board(request.user)
+    return {
+        "columns": columns,
+        "overdue": pipeline.mark_overdue(columns, today=today),
+        "forecast": pipeline.forecast_by_month(columns, today=today),
+        "stages": list(PipelineStage.objects.filter(is_active=True)),
+        "lost_reasons": reasons_for("lose"),
+        "board_error": error,
+        "board_done": done,
+        "open_deal": open_deal,
+    }
+
+
+def _pipeline_page(request, *, status: int = 200, error: str = "", open_deal=None):
+    """The board; after a refusal, with the message on it and the deal's controls open."""
+    context = _pipeline_context(request, error=error, open_deal=open_deal)
+    if _is_htmx(request):
+        return render(request, "funnel/pipeline.html#board", context, status=status)
+    if error:
+        messages.error(request, error)
+    return render(request, "funnel/pipeline.html", context, status=status)
+
+
+def _pipeline_done(request, done: str):
+    if _is_htmx(request):
+        return render(request, "funnel/pipeline.html#board", _pipeline_context(request, done=done))
+    messages.success(request, done)
+    return redirect("pipeline")
+
+
+def _deal_id(request):
+    try:
+        return int(request.POST.get("deal", ""))
+    except ValueError:
+        return None
 
 
 @login_required
 def pipeline_page(request):
+    """GET the board; POST a move, Won or Lost to it (the answer, refusals too, is this page)."""
     _require_sales(request.user)
+    if request.method == "POST":
+        deal_id = _deal_id(request)
+        if deal_id is None:
+            return _pipeline_page(request, status=400, error="Choose a deal to move.")
+        action = request.POST.get("action", "move")
+        if action in PIPELINE_CLOSE:
+            return _deal_close(request, deal_id, action)
+        return _deal_move(request, deal_id)
     return _pipeline_page(request)
 
 
-@login_required
-@require_POST
-def deal_move(request, pk):
-    _require_sales(request.user)
+def _deal_move(request, deal_id: int):
     try:
         deal = pipeline.opportunity_move(
-            opportunity_id=pk,
+            opportunity_id=deal_id,
             to_stage=request.POST.get("pipeline_stage", ""),
             actor=request.user,
             expected_stage=request.POST.get("from_pipeline_stage") or None,
         )
     except TransitionError as exc:
-        if exc.status == 403:
-            raise PermissionDenied(exc.message) from None
-        messages.error(request, exc.message)
-        return _pipeline_page(request, status=exc.status)
-    messages.success(request, f"{deal.lead.display_name} moved to {deal.pipeline_stage.name}.")
-    return redirect("pipeline")
+        return _pipeline_page(request, status=exc.status, error=exc.message, open_deal=deal_id)
+    return _pipeline_done(request, f"{deal.lead.display_name} moved to {deal.pipeline_stage.name}.")
+
+
+def _deal_close(request, deal_id: int, action: str):
+    """Won or Lost through the transition service, which checks role and ownership."""
+    verb, target = PIPELINE_CLOSE[action]
+    deal = Opportunity.objects.select_related("lead").filter(pk=deal_id).first()
+    if deal is None:
+        return _pipeline_page(request, status=404, error="No such deal.")
+    try:
+        transition_lead(
+            lead_id=deal.lead_id,
+            to=target,
+            actor=request.user,
+            expected_from=Stage.OPPORTUNITY,
+            reason=request.POST.get("reason") or None,
+            note=request.POST.get("note", ""),
+        )
+    except TransitionError as exc:
+        message = f"{deal.lead.display_name}: {exc.message}"
+        return _pipeline_page(request, status=exc.status, error=message, open_deal=deal_id)
+    return _pipeline_done(
+        request, f"{DONE_LABELS[verb]}: {deal.lead.display_name} is now {target.upper()}."
+    )
+
+
+@login_required
+@require_POST
+def deal_move(request, pk):
+    """The older move address: the same move; refusals answer with the board too."""
+    _require_sales(request.user)
+    return _deal_move(request, pk)
 
 
 # --- managers' settings ---------------------------------------------------------------------

@@ -29,6 +29,19 @@ class LeadFilter(django_filters.FilterSet):
     utm_campaign = django_filters.CharFilter(
         method="filter_touch", max_length=150, help_text="A touch's utm_campaign (any case)."
     )
+    # The leads list's filters (also the API's). Declared only: add more beside them.
+    created_after = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", help_text="Created on or after (date)."
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", help_text="Created on or before (date)."
+    )
+    score_min = django_filters.NumberFilter(
+        field_name="score", lookup_expr="gte", help_text="Score at least."
+    )
+    score_max = django_filters.NumberFilter(
+        field_name="score", lookup_expr="lte", help_text="Score at most."
+    )
 
     class Meta:
         model = Lead

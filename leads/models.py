@@ -64,7 +64,11 @@ class Lead(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["stage", "owner"], name="lead_stage_owner"),
+            # The queue: a rep's own MQLs oldest first, and its counts by owner and age read
+            # from this index alone (it also serves what (stage, owner) served).
+            models.Index(
+                fields=["stage", "owner", "stage_changed_at"], name="lead_stage_owner_since"
+            ),
             models.Index(fields=["stage", "stage_changed_at"], name="lead_stage_since"),
             models.Index(fields=["owner"], name="lead_owner"),
             models.Index(fields=["created_at"], name="lead_created"),

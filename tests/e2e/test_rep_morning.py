@@ -69,6 +69,7 @@ def test_a_reps_morning(page, rep, morning):
     proposal = page.locator("[data-stage=proposal]")
     expect(proposal.locator("[data-count]")).to_have_text("1")
     expect(proposal.locator("[data-sum]")).to_have_text("24,000.00")
+    proposal.locator("summary").click()  # Move, Won and Lost sit in one disclosure per deal
     proposal.get_by_role("button", name="Won").click()
     expect(page.get_by_text("Won: Ana Lead is now CUSTOMER.")).to_be_visible()
 

@@ -158,6 +158,24 @@ ROWS = {
     "login": row("GET", "/accounts/login/", "page", (200,) + (302,) * 5, check=login_form),
     "logout": row("POST", "/accounts/logout/", "page", public(302)),
     "lead-list": row("GET", "/leads/", "page", everyone(), check=None),
+    "lead-export": row("GET", "/leads/export/?stage=mql", "page", everyone(), check=csv_body),
+    "lead-bulk GET": row("GET", "/leads/bulk/", "page", post_only()),
+    "lead-bulk assign": row(
+        "POST",
+        "/leads/bulk/",
+        "page",
+        managers(302),
+        data={"action": "assign", "owner": "", "lead": ["{lead}"]},
+        why="Only managers assign leads.",
+    ),
+    # Each lead is done or refused in the messages: the request itself is fine for everyone.
+    "lead-bulk move": row(
+        "POST",
+        "/leads/bulk/",
+        "page",
+        (LOGIN, 302, 302, 302, 302, 302),
+        data={"action": "move", "to": "sal", "lead": ["{lead}"]},
+    ),
     "lead-detail (a colleague's lead: reading allowed)": row(
         "GET", "/leads/{lead}/", "page", everyone(), check=shows_lead_email
     ),
@@ -247,6 +265,14 @@ ROWS = {
         why="managers",
     ),
     "pipeline": row("GET", "/pipeline/", "page", sales(), why=SALES_ONLY),
+    "pipeline POST (a colleague's deal)": row(
+        "POST",
+        "/pipeline/",
+        "page",
+        (LOGIN, 403, 403, 302, 302, 302),
+        data={"deal": "{deal}", "pipeline_stage": "{stage2}"},
+        why={"marketer": SALES_ONLY, "rep": "rep2"},
+    ),
     "pipeline-stages": row("GET", "/pipeline/stages/", "page", managers(), why="managers"),
     "deal-move GET": row("GET", "/pipeline/deals/{deal}/move/", "page", post_only()),
     "deal-move (a colleague's deal)": row(

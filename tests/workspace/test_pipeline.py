@@ -88,25 +88,104 @@ def test_a_closed_deal_does_not_move(make_lead, rep, marketer):
 def test_won_and_lost_from_the_pipeline(client_for, make_lead, rep):
     won, lost = _deal(make_lead, rep), _deal(make_lead, rep)
     client = client_for(rep)
-    response = client.post(
-        f"/queue/{won.lead_id}/decide/",
-        {"verb": "win", "from_stage": "opportunity", "back": "pipeline"},
-    )
+    response = client.post("/pipeline/", {"deal": won.pk, "action": "won"})
     assert response.status_code == 302 and response["Location"] == "/pipeline/"
-    response = client.post(
-        f"/queue/{lost.lead_id}/decide/",
-        {"verb": "lose", "from_stage": "opportunity", "back": "pipeline"},
-    )
+    # Lost without a reason: refused on the pipeline page itself, the deal's controls open.
+    response = client.post("/pipeline/", {"deal": lost.pk, "action": "lost"})
     assert response.status_code == 400
-    assert "Lost needs a reason." in response.content.decode()
-    client.post(
-        f"/queue/{lost.lead_id}/decide/",
-        {"verb": "lose", "from_stage": "opportunity", "back": "pipeline", "reason": "price"},
-    )
+    assert response.request["PATH_INFO"] == "/pipeline/"
+    html = response.content.decode()
+    assert "Lost needs a reason." in html
+    assert f'id="deal-{lost.pk}"' in html and '<details class="deal-actions" open>' in html
+    client.post("/pipeline/", {"deal": lost.pk, "action": "lost", "reason": "price"})
     won.refresh_from_db()
     lost.refresh_from_db()
     assert (won.status, won.lead.stage) == ("won", "customer")
     assert (lost.status, lost.lead.stage) == ("lost", "nurture")
+
+
+def test_a_refusal_from_the_older_decide_address_comes_back_to_the_pipeline(
+    client_for, make_lead, rep
+):
+    deal = _deal(make_lead, rep)
+    response = client_for(rep).post(
+        f"/queue/{deal.lead_id}/decide/",
+        {"verb": "lose", "from_stage": "opportunity", "back": "pipeline"},
+        follow=True,
+    )
+    assert response.redirect_chain == [("/pipeline/", 302)]
+    assert "Lost needs a reason." in response.content.decode()
+    deal.refresh_from_db()
+    assert deal.status == "open"
+
+
+def test_every_pipeline_move_checks_the_user_on_the_server(
+    client_for, make_lead, rep, rep2, marketer
+):
+    deal = _deal(make_lead, rep)
+    for data in (
+        {"deal": deal.pk, "pipeline_stage": "commit"},
+        {"deal": deal.pk, "action": "won"},
+        {"deal": deal.pk, "action": "lost", "reason": "price"},
+    ):
+        response = client_for(rep2).post("/pipeline/", data)
+        assert response.status_code == 403, data
+        assert "belongs to rep" in response.content.decode()
+    assert client_for(marketer).post("/pipeline/", {"deal": deal.pk}).status_code == 403
+    deal.refresh_from_db()
+    assert (deal.status, deal.pipeline_stage.slug) == ("open", "discovery")
+    response = client_for(rep).post("/pipeline/", {"deal": "x"})
+    assert response.status_code == 400 and "Choose a deal to move." in response.content.decode()
+    assert client_for(rep).post("/pipeline/", {"deal": 99999, "action": "won"}).status_code == 404
+
+
+def test_a_move_from_the_board_script_answers_the_board(client_for, make_lead, rep):
+    deal = _deal(make_lead, rep, "2000")
+    client = client_for(rep)
+    data = {"deal": deal.pk, "from_pipeline_stage": "discovery", "pipeline_stage": "proposal"}
+    response = client.post("/pipeline/", data, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="board-wrap">') and "<h1>" not in html
+    assert "moved to Proposal." in html
+    # The same move again is stale: a 409 with the board and the reason.
+    response = client.post("/pipeline/", data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 409
+    assert "no longer in discovery: it is in Proposal now" in response.content.decode()
+
+
+def test_overdue_close_dates_are_flagged_and_forecast_by_month(client_for, make_lead, rep):
+    import datetime as dt
+
+    late = _deal(make_lead, rep, "1000")  # discovery, 10 %
+    soon = _deal(make_lead, rep, "3000", stage="proposal")  # 25 % by default
+    last_month = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).replace(day=3)
+    Opportunity.objects.filter(pk=late.pk).update(expected_close=last_month)
+    response = client_for(rep).get("/pipeline/")
+    html = response.content.decode()
+    assert f'class="deal overdue" id="deal-{late.pk}"' in html
+    assert f'class="deal" id="deal-{soon.pk}"' in html
+    assert "1</strong> deal past its expected close date" in html
+    forecast = response.context["forecast"]
+    proposal = PipelineStage.objects.get(slug="proposal").probability
+    assert [(m.month, m.count, m.weighted, m.past) for m in forecast] == [
+        (last_month.replace(day=1), 1, Decimal("100.00"), True),
+        (
+            soon.expected_close.replace(day=1),
+            1,
+            Decimal(3000 * proposal / 100).quantize(Decimal("0.01")),
+            False,
+        ),
+    ]
+
+
+def test_the_board_is_compact(client_for, make_lead, rep):
+    for _ in range(3):
+        _deal(make_lead, rep)
+    html = client_for(rep).get("/pipeline/").content.decode()
+    # One disclosure per card holds Move, Won and Lost; nothing else per card is a form.
+    assert html.count('<details class="deal-actions"') == 3
+    assert html.count("<form") == 3 * 3 + 1  # + log out
 
 
 def test_managers_edit_pipeline_stages_and_probabilities(client_for, manager, rep):
