@@ -63,6 +63,7 @@ class LeadListCreate(generics.ListAPIView):
     )
     def post(self, request):
         data = dict(_validated(LeadWriteSerializer, request.data))
+        data.pop("consent_reason", None)  # a new lead's consent is what it is sent with
         stage = data.pop("stage", "suspect")
         owner = data.pop("owner", None)
         with transaction.atomic():
@@ -83,8 +84,11 @@ class LeadDetail(APIView):
     def patch(self, request, pk):
         with transaction.atomic():
             lead = lead_for_user(request.user, pk, write=True, lock=True)
-            changes = _validated(LeadWriteSerializer, request.data, partial=True)
-            lead = lead_update(lead=lead, actor=request.user, changes=dict(changes))
+            changes = dict(_validated(LeadWriteSerializer, request.data, partial=True))
+            reason = changes.pop("consent_reason", "")
+            lead = lead_update(
+                lead=lead, actor=request.user, changes=changes, consent_reason=reason
+            )
         return Response(LeadDetailSerializer(lead).data)
 
     @extend_schema(responses={204: None})
