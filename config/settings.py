@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 
 from .env import env_bool, env_int, env_list, env_required, env_str
+from .secret_key import installation_secret_key
 from .security import frame_ancestors_check
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -18,9 +19,8 @@ DEBUG = env_bool("DEBUG", False)
 TESTING = env_bool("HANDOFF_TESTING", False)
 
 if DEBUG:
-    SECRET_KEY = (
-        env_str("SECRET_KEY") or "dev-only-secret-key-for-local-runs-never-in-production-0123"
-    )
+    # No SECRET_KEY (make run): a random key of this installation, made on first run (var/).
+    SECRET_KEY = env_str("SECRET_KEY") or installation_secret_key(VAR_DIR / "secret_key")
 else:
     SECRET_KEY = env_required("SECRET_KEY", "production needs a long random secret key")
 
