@@ -318,12 +318,15 @@ def scoring_rule_delete(request, pk):
 
 
 def _landing(request, campaign, form, *, refused: Refused | None = None, status=200):
-    return render(
+    response = render(
         request,
         "campaigns/landing.html",
         {"campaign": campaign, "form": form, "refused": refused},
         status=status,
     )
+    if refused is not None and refused.retry_after:
+        response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 def _closed(request, refused: Refused, campaign=None):
@@ -356,14 +359,14 @@ def _landing_post(request, campaign):
 # CSRF token would fail before the page could say why it refused.
 @frameable
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def landing(request, slug):
     campaign = Campaign.objects.filter(slug=slug).first()
     try:
         campaign_open_check(campaign)
     except Refused as refused:
         return _closed(request, refused, campaign)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # HEAD: the same answer; the server drops the body
         return _landing(request, campaign, CaptureForm(campaign=campaign))
     try:
         body_size_check(request)

@@ -365,3 +365,13 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]
+
+# --- responses with personal data -----------------------------------------------
+# Answers to a signed-in user are `Cache-Control: private, no-store` (config.caching); the
+# middleware sits right after authentication, so it sees every view's answer.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "config.caching.PrivateCacheMiddleware",
+)
+# Files served at the site's root (/favicon.ico), by WhiteNoise like the static files.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"

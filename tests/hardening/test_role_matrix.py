@@ -146,6 +146,11 @@ def landing_page(response, persona, ids):
     assert b"Join the spring webinar" in response.content
 
 
+def no_body(response, persona, ids):
+    assert response.content == b""
+    assert response["Content-Type"].startswith("text/html")
+
+
 def admin_login(response, persona, ids):
     assert response["Location"].startswith("/admin/login/")
 
@@ -384,6 +389,7 @@ ROWS = {
     "scoring-rule-delete GET": row("GET", "/scoring/{rule}/delete/", "page", post_only()),
     "landing (public)": row("GET", "/f/{slug}/", "page", public(200), check=landing_page),
     "landing missing": row("GET", "/f/no-such-campaign/", "page", public(404)),
+    "landing HEAD (public)": row("HEAD", "/f/{slug}/", "page", public(200), check=no_body),
     "landing-thanks (public)": row("GET", "/f/{slug}/thanks/", "page", public(200)),
     # --- the API (config.urls api, campaigns.nurture api_urlpatterns)
     "api-token GET": row("GET", "/api/auth/token/", "api", public(405)),
@@ -517,6 +523,13 @@ ROWS = {
     "api-imports POST": row("POST", "/api/imports/", "upload", marketing(202, kind="api")),
     "api-import": row("GET", "/api/imports/{job}/", "api", marketing(kind="api")),
     "api-import missing": row("GET", "/api/imports/{missing}/", "api", marketing(404, kind="api")),
+    # The job's error_report_url: the API's own route, with the API's own auth.
+    "api-import-errors": row(
+        "GET", "/api/imports/{job}/errors.csv", "api", marketing(kind="api"), check=csv_body
+    ),
+    "api-import-errors missing": row(
+        "GET", "/api/imports/{missing}/errors.csv", "api", marketing(404, kind="api")
+    ),
     "api-nurture-programmes": row("GET", "/api/nurture/programmes/", "api", marketing(kind="api")),
     "api-nurture-programme": row(
         "GET", "/api/nurture/programmes/{programme}/", "api", marketing(kind="api")
@@ -621,7 +634,7 @@ def request_as(user, method, path, kind, data):
         client = Client()
         if user is not None:
             client.force_login(user)
-        call = client.get if method == "GET" else client.post
+        call = {"GET": client.get, "HEAD": client.head}.get(method, client.post)
         args = (path, data or {})
     else:
         client = APIClient()
