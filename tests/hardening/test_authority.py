@@ -179,9 +179,12 @@ def test_it_refuses_a_rep_who_creates_a_lead_straight_into_mql(rep, api):
 
 
 def test_a_rep_creates_a_suspect_and_a_marketer_or_manager_an_mql(rep, marketer, manager, api):
-    assert (
-        api(rep).post("/api/leads/", {"email": "s@example.com"}, format="json").status_code == 201
-    )
+    created = api(rep).post("/api/leads/", {"email": "s@example.com"}, format="json")
+    assert created.status_code == 201, created.content
+    # A rep's own find is theirs, so they can go on editing it.
+    assert created.json()["owner"] == "rep"
+    edited = api(rep).patch(f"/api/leads/{created.json()['id']}/", {"city": "Bonn"}, format="json")
+    assert edited.status_code == 200, edited.content
     for number, user in enumerate((marketer, manager)):
         response = api(user).post(
             "/api/leads/", {"email": f"m{number}@example.com", "stage": "mql"}, format="json"
