@@ -133,3 +133,15 @@ def test_a_stale_queue_form_answers_a_page_that_keeps_the_policy(page, rep, make
     assert seen == []
     assert severe_violations(page) == []
     assert Lead.objects.filter(pk__in=[first.pk, second.pk], stage="mql").count() == 2
+
+
+def test_a_segment_s_errors_are_a_list_axe_accepts(page, marketer):
+    from playwright.sync_api import expect
+
+    log_in(page, "marketer")
+    page.goto("/segments/new/")
+    page.locator("#id_name").fill("Nonsense")
+    page.locator("#id_field_0").fill("no_such_field")
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.get_by_role("alert").first).to_contain_text("no_such_field")
+    assert severe_violations(page) == []
