@@ -94,7 +94,8 @@ def _refusal(refused: Refused) -> Response:
     body = error_body(refused.message, refused.code)
     if refused.errors:
         body["errors"] = refused.errors
-    return Response(body, status=refused.status)
+    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+    return Response(body, status=refused.status, headers=headers)
 
 
 class CaptureView(APIView):

@@ -7,6 +7,8 @@ refused submission writes nothing.
 
 import contextlib
 import datetime as dt
+import math
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,12 +40,21 @@ CAPTURE_MOVES = {Stage.SUSPECT: "engage", Stage.NURTURE: "recycle"}
 class Refused(Exception):
     """A submission that is not taken; `status` and `code` for the answer, nothing written."""
 
-    def __init__(self, message: str, *, status: int = 400, code: str = "invalid", errors=None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        code: str = "invalid",
+        errors=None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.errors = errors or {}
+        self.retry_after = retry_after  # seconds, for a Retry-After header (429)
 
 
 def _max_length(name: str) -> int:
@@ -102,19 +113,25 @@ def rate_limit_check(ip: str) -> None:
     """Count this post against the address's window; Refused (429) when over the limit."""
     cache = caches["capture"]
     key = rate_key(ip)
+    window = settings.HANDOFF_CAPTURE_RATE_WINDOW
     # add() starts the window only if none is running; incr() is atomic on Redis.
-    cache.add(key, 0, timeout=settings.HANDOFF_CAPTURE_RATE_WINDOW)
+    if cache.add(key, 0, timeout=window):
+        cache.set(f"{key}:since", time.time(), timeout=window)
     try:
         count = cache.incr(key)
     except ValueError:  # the window expired between add() and incr()
         cache.set(key, 1, timeout=settings.HANDOFF_CAPTURE_RATE_WINDOW)
         count = 1
     if count > settings.HANDOFF_CAPTURE_RATE_LIMIT:
-        minutes = max(1, settings.HANDOFF_CAPTURE_RATE_WINDOW // 60)
+        since = cache.get(f"{key}:since")
+        left = window if since is None else math.ceil(since + window - time.time())
+        left = min(window, max(1, left))
+        minutes = max(1, math.ceil(left / 60))
         raise Refused(
             f"Too many submissions from your address; please try again within {minutes} minutes.",
             status=429,
             code="rate_limited",
+            retry_after=left,
         )
 
 

@@ -318,7 +318,7 @@ def scoring_rule_delete(request, pk):
 def _landing(
     request, campaign, form, *, refused: Refused | None = None, status=200, referrer: str = ""
 ):
-    return render(
+    response = render(
         request,
         "campaigns/landing.html",
         {
@@ -330,6 +330,9 @@ def _landing(
         },
         status=status,
     )
+    if refused is not None and refused.retry_after:
+        response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 def _closed(request, refused: Refused, campaign=None):
@@ -367,7 +370,7 @@ def _landing_post(request, campaign):
 # CSRF token would fail before the page could say why it refused.
 @frameable
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def landing(request, slug):
     campaign = Campaign.objects.filter(slug=slug).first()
     try:

@@ -10,6 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_required, env_str
+from .secret_key import installation_secret_key
 from .security import frame_ancestors_check
 
 # --- core ---------------------------------------------------------------------
@@ -20,9 +21,8 @@ DEBUG = env_bool("DEBUG", False)
 TESTING = env_bool("HANDOFF_TESTING", False)
 
 if DEBUG:
-    SECRET_KEY = (
-        env_str("SECRET_KEY") or "dev-only-secret-key-for-local-runs-never-in-production-0123"
-    )
+    # No SECRET_KEY (make run): a random key of this installation, made on first run (var/).
+    SECRET_KEY = env_str("SECRET_KEY") or installation_secret_key(VAR_DIR / "secret_key")
 else:
     SECRET_KEY = env_required("SECRET_KEY", "production needs a long random secret key")
 
@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Answers to a signed-in user: Cache-Control: private, no-store (personal data).
+    "config.caching.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
@@ -159,6 +161,8 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# Files served at the site's root (/favicon.ico), by WhiteNoise like the static files.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # --- security -----------------------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -260,14 +264,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    # JSON nested too deeply for Python's decoder is a 400, not a RecursionError (config.parsers).
+    # JSON nested too deeply for Python's decoder is a 400, not a RecursionError.
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Handoff API",

@@ -43,6 +43,11 @@ api = [
     path("capture/<slug:slug>/", campaigns_api.CaptureView.as_view(), name="api-capture"),
     path("imports/", imports_api.ImportListCreate.as_view(), name="api-imports"),
     path("imports/<int:pk>/", imports_api.ImportDetail.as_view(), name="api-import"),
+    path(
+        "imports/<int:pk>/errors.csv",
+        imports_api.ImportErrorReport.as_view(),
+        name="api-import-errors",
+    ),
     path("nurture/", include(nurture_urls.api_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

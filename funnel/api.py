@@ -11,6 +11,7 @@ from config.api import HasRole
 from config.schema import error
 from leads.filters import LeadFilter
 from leads.models import Lead
+from leads.roles import SALES_REP, roles_of
 from leads.selectors import lead_for_user
 from leads.services import lead_erase, lead_update
 
@@ -62,8 +63,12 @@ class LeadListCreate(generics.ListAPIView):
     )
     def post(self, request):
         data = dict(_validated(LeadWriteSerializer, request.data))
+        data.pop("consent_reason", None)  # a new lead's consent is what it is sent with
         stage = data.pop("stage", "suspect")
         owner = data.pop("owner", None)
+        if owner is None and roles_of(request.user) == {SALES_REP}:
+            # A rep's own find is theirs to work (and to edit: see leads.selectors.can_edit).
+            data["owner"] = request.user
         with transaction.atomic():
             lead = services.lead_create(actor=request.user, fields=data, stage=stage)
             if owner is not None:
@@ -81,9 +86,12 @@ class LeadDetail(APIView):
     @extend_schema(request=LeadWriteSerializer, responses=LeadDetailSerializer)
     def patch(self, request, pk):
         lead = lead_for_user(request.user, pk)
-        changes = _validated(LeadWriteSerializer, request.data, partial=True)
+        changes = dict(_validated(LeadWriteSerializer, request.data, partial=True))
+        reason = changes.pop("consent_reason", "")
         # The lead page's edit form goes through the same service: same rule, same log.
-        lead = lead_edit(lead_id=lead.pk, actor=request.user, changes=dict(changes))
+        lead = lead_edit(
+            lead_id=lead.pk, actor=request.user, changes=changes, consent_reason=reason
+        )
         return Response(LeadDetailSerializer(lead).data)
 
     @extend_schema(responses={204: None})

@@ -14,7 +14,12 @@ from leads.models import Lead
 from leads.roles import SALES_REP, has_role
 from leads.stages import Stage
 
-from .errors import AlreadyTaken, LeadNotFound, TransitionForbidden
+from .errors import (
+    AlreadyTaken,
+    LeadNotFound,
+    NotClaimable,
+    TransitionForbidden,
+)
 from .models import TerritoryRule, Transition, WorkspaceSettings
 
 logger = logging.getLogger(__name__)
@@ -153,16 +158,22 @@ def assignments_reconcile(
 
 
 def lead_claim(*, lead_id: int, actor) -> Lead:
-    """A sales rep takes an unassigned MQL. 409 when someone else took it first."""
+    """A sales rep takes an unassigned MQL. 409 when someone else took it first, or when the
+    lead is not an MQL (a suspect or a nurtured lead is marketing's, not the queue's)."""
     if not has_role(actor, SALES_REP):
         raise TransitionForbidden("Only sales reps claim leads; managers reassign them.")
     with transaction.atomic():
-        taken = Lead.objects.filter(pk=lead_id, owner__isnull=True).update(
+        taken = Lead.objects.filter(pk=lead_id, owner__isnull=True, stage=Stage.MQL).update(
             owner=actor, updated_at=timezone.now()
         )
         lead = Lead.objects.select_related("owner").filter(pk=lead_id).first()
         if lead is None:
             raise LeadNotFound("No such lead.")
+        if not taken and lead.owner_id is None:
+            raise NotClaimable(
+                f"Lead {lead.pk} is in {lead.stage}: only MQLs are claimed from the queue.",
+                lead_id=lead.pk,
+            )
         if not taken and lead.owner_id != actor.pk:
             raise AlreadyTaken(
                 f"{lead.owner.get_username()} already took lead {lead.pk}.", lead_id=lead.pk

@@ -41,3 +41,10 @@ class AlreadyTaken(TransitionError):
 
     status = 409
     code = "already_taken"
+
+
+class NotClaimable(TransitionError):
+    """Claims are for unassigned MQLs (the queue); a lead in another stage is not claimed."""
+
+    status = 409
+    code = "not_claimable"

@@ -258,6 +258,9 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
         ident = sql.Identifier(field)
         if field == "attributes":
             new = sql.SQL("l.attributes || coalesce(b.attributes, '{}'::jsonb)")
+        elif field == "do_not_email":
+            # A file records an opt-out, never consent given back (see _fill).
+            new = sql.SQL("(l.do_not_email OR coalesce(b.do_not_email, false))")
         else:
             new = sql.SQL("coalesce(b.{f}, l.{f})").format(f=ident)
         sets.append(sql.SQL("{f} = {new}").format(f=ident, new=new))
@@ -481,5 +484,9 @@ def _fill(lead: Lead, record: ImportRecord, fills) -> None:
             continue
         if field == "attributes":
             lead.attributes = {**(lead.attributes or {}), **record.values["attributes"]}
+        elif field == "do_not_email":
+            # An import may record that a person wants no e-mail; it never gives consent back
+            # to one who unsubscribed (that is the person's, or a manager's with a reason).
+            lead.do_not_email = lead.do_not_email or bool(record.values["do_not_email"])
         else:
             setattr(lead, field, record.values[field])

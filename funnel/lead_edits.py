@@ -84,8 +84,9 @@ def _deal_owner_follows(lead: Lead, actor, at, *, old_owner=None) -> None:
         )
 
 
-def lead_edit(*, lead_id: int, actor, changes: dict) -> Lead:
-    """Change a lead's fields (and, for managers, its owner), logging each change.
+def lead_edit(*, lead_id: int, actor, changes: dict, consent_reason: str = "") -> Lead:
+    """Change a lead's fields (and, for managers, its owner), logging each change. Giving
+    e-mail consent back takes a manager and `consent_reason` (leads.services.lead_update).
 
     Raises TransitionForbidden (403), LeadNotFound (404), ValidationError or DuplicateLead.
     """
@@ -106,7 +107,9 @@ def lead_edit(*, lead_id: int, actor, changes: dict) -> Lead:
             changes.pop("owner")
             lead.owner = None
         try:
-            lead = lead_update(lead=lead, actor=actor, changes=changes)
+            lead = lead_update(
+                lead=lead, actor=actor, changes=changes, consent_reason=consent_reason
+            )
         except PermissionDenied as exc:
             raise TransitionForbidden(str(exc)) from None
         at = timezone.now()

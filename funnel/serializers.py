@@ -129,6 +129,14 @@ class LeadWriteSerializer(serializers.Serializer):
     attributes = serializers.DictField(required=False)
     owner = serializers.CharField(required=False, allow_null=True, max_length=150)
     stage = serializers.ChoiceField(choices=ENTRY_STAGES, required=False)
+    # Consent: setting do_not_email back to false is a manager's, with the reason (logged).
+    consent_reason = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="Why a lead that does not want e-mail may be e-mailed again (managers).",
+    )
 
     ignored_fields = {
         "id",

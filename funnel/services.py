@@ -229,6 +229,14 @@ def lead_create(
         )
     if actor is not None and not roles_of(actor):
         raise TransitionForbidden("Your account has no Handoff role.")
+    engage = rule_for(Stage.SUSPECT, stage)
+    if actor is not None and engage is not None and not roles_of(actor) & engage.roles:
+        # A lead created in MQL skips the engagement: only who may engage a suspect may.
+        allowed = sorted(role.replace("_", " ") + "s" for role in engage.roles if role != SYSTEM)
+        raise TransitionForbidden(
+            f"Only {' and '.join(allowed)} can create a lead in {stage}; "
+            f"create it as a suspect, or take an MQL from the queue."
+        )
     if actor is None and not system_actor:
         raise ValueError("A lead created by the system names the job that made it.")
     at = at or timezone.now()

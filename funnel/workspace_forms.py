@@ -25,6 +25,11 @@ class ListField(forms.CharField):
     def to_python(self, value):
         return clean_values(super().to_python(value))
 
+    def has_changed(self, initial, data):
+        # An empty list left empty is no change (None vs "" made every blank extra territory
+        # form look filled in, so the settings page could not be saved without a territory).
+        return self.to_python(self.prepare_value(initial) or "") != self.to_python(data)
+
 
 class CriterionForm(forms.ModelForm):
     values = ListField(

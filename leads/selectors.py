@@ -7,7 +7,7 @@ from django.http import Http404
 
 from .models import Lead
 from .roles import SALES_REP, has_role, is_manager, roles_of
-from .stages import BUCKETS
+from .stages import BUCKETS, Stage
 
 
 def can_act_on(user, lead: Lead) -> bool:
@@ -24,6 +24,26 @@ def ownership_refusal(user, lead: Lead) -> str:
     return (
         f"Lead {lead.pk} belongs to {owner}; "
         "a sales rep acts only on their own and unassigned leads."
+    )
+
+
+def can_edit(user, lead: Lead) -> bool:
+    """A lead's fields: whoever acts on it, except that a sales rep's unassigned leads are the
+    queue's MQLs only. A suspect or nurtured lead nobody owns is marketing's to edit."""
+    if not can_act_on(user, lead):
+        return False
+    held = roles_of(user)
+    if lead.owner_id is None and held and held <= {SALES_REP}:
+        return lead.stage == Stage.MQL
+    return True
+
+
+def edit_refusal(user, lead: Lead) -> str:
+    if lead.owner_id is not None:
+        return ownership_refusal(user, lead)
+    return (
+        f"Lead {lead.pk} is an unassigned {lead.stage}: a sales rep edits their own leads and "
+        "the unassigned MQLs of the queue."
     )
 
 

@@ -10,7 +10,8 @@ from .fields import TEXT_FIELDS as TEXT_FIELDS
 from .models import Erasure, Lead
 from .normalise import clean_email, normalise_external_id
 from .roles import is_manager
-from .signals import lead_erased
+from .selectors import can_edit, edit_refusal
+from .signals import lead_consent_changed, lead_erased
 
 
 class DuplicateLead(Exception):
@@ -47,10 +48,15 @@ def lead_build(**fields) -> Lead:
     return lead
 
 
-def lead_update(*, lead: Lead, actor, changes: dict) -> Lead:
+def lead_update(*, lead: Lead, actor, changes: dict, consent_reason: str = "") -> Lead:
+    """Change a lead's fields. `actor` None is the system (a capture): it passes the checks
+    a person's edit meets, but it never gives consent back."""
     unknown = set(changes) - set(EDITABLE_FIELDS) - {"owner"}
     if unknown:
         raise ValidationError(f"Unknown lead fields: {', '.join(sorted(unknown))}")
+    if actor is not None and not can_edit(actor, lead):
+        raise PermissionDenied(edit_refusal(actor, lead))
+    consent = _consent_change(lead=lead, actor=actor, changes=changes, reason=consent_reason)
     if "owner" in changes:
         lead_assign(lead=lead, actor=actor, owner=changes.pop("owner"), save=False)
     for field, value in changes.items():
@@ -59,6 +65,10 @@ def lead_update(*, lead: Lead, actor, changes: dict) -> Lead:
     try:
         with transaction.atomic():
             lead.save()
+            if consent is not None:
+                lead_consent_changed.send(
+                    sender=Lead, lead_id=lead.pk, actor=actor, reason=consent_reason, **consent
+                )
     except IntegrityError as exc:
         # A concurrent writer took the e-mail or external id between the check and the save.
         existing = (
@@ -74,6 +84,26 @@ def lead_update(*, lead: Lead, actor, changes: dict) -> Lead:
             ) from exc
         raise
     return lead
+
+
+def _consent_change(*, lead: Lead, actor, changes: dict, reason: str) -> dict | None:
+    """Consent to e-mail: anyone who edits the lead may record that the person does not want
+    e-mail; only the person (the unsubscribe link) withdraws that, or a manager who says
+    why (`reason`, logged with the change). Returns the change to log, or None."""
+    if "do_not_email" not in changes or bool(changes["do_not_email"]) == lead.do_not_email:
+        return None
+    if changes["do_not_email"]:
+        return {"do_not_email": True}
+    if actor is None or not is_manager(actor):
+        raise PermissionDenied(
+            f"Lead {lead.pk} does not want e-mail. Only the person (by a new consent) or a "
+            "manager, giving the reason, can change that."
+        )
+    if not (reason or "").strip():
+        raise ValidationError(
+            {"consent_reason": ["Say why this person may be e-mailed again (it is logged)."]}
+        )
+    return {"do_not_email": False}
 
 
 def lead_assign(*, lead: Lead, actor, owner, save: bool = True) -> Lead:

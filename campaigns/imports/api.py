@@ -1,7 +1,10 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from campaigns.models import Campaign
 from config.api import HasRole, error_body
@@ -10,7 +13,7 @@ from leads.roles import MANAGER, MARKETER
 from . import services
 from .models import ImportJob
 from .serializers import ImportCreateSerializer, ImportJobSerializer
-from .views import _over_size
+from .views import _over_size, error_report_response
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -75,3 +78,29 @@ class ImportDetail(generics.RetrieveAPIView):
     read_roles = (MARKETER, MANAGER)
     serializer_class = ImportJobSerializer
     queryset = ImportJob.objects.select_related("campaign", "created_by")
+
+
+class ImportErrorReport(APIView):
+    """`GET /api/imports/{id}/errors.csv`: the failed rows as CSV (the job's
+    `error_report_url`), with the API's own authentication (a token works)."""
+
+    permission_classes = [HasRole]
+    read_roles = (MARKETER, MANAGER)
+    # The report itself is a CSV stream; errors (401, 403, 404) are JSON whatever was asked.
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="imports_error_report",
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="The failed rows as in the file, then line, column and reason.",
+            )
+        },
+    )
+    def get(self, request, pk):
+        job = generics.get_object_or_404(ImportJob, pk=pk)
+        return error_report_response(job)

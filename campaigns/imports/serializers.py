@@ -81,6 +81,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
     def get_error_report_url(self, job: ImportJob) -> str | None:
         if not job.failed:
             return None
-        url = reverse("import-errors", args=[job.pk])
+        # The API's own route, so a token client can follow it (the page's needs a session).
+        url = reverse("api-import-errors", args=[job.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url

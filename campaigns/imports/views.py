@@ -179,7 +179,11 @@ def import_detail(request, pk):
 
 @login_required
 def import_error_report(request, pk):
-    job = import_for_user(request.user, pk)
+    return error_report_response(import_for_user(request.user, pk))
+
+
+def error_report_response(job) -> StreamingHttpResponse:
+    """The page's and the API's download of an import's failed rows."""
     response = StreamingHttpResponse(
         csv_lines(error_report_rows(job)), content_type="text/csv; charset=utf-8"
     )

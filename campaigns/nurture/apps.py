@@ -18,3 +18,9 @@ class NurtureConfig(AppConfig):
         from .erasure import erase_nurture_data
 
         lead_erased.connect(erase_nurture_data, dispatch_uid="nurture.erase")
+
+        from leads.signals import lead_consent_changed
+
+        from .receivers import on_consent_changed
+
+        lead_consent_changed.connect(on_consent_changed, dispatch_uid="nurture.consent")

@@ -238,10 +238,12 @@ class ConsentRecord(models.Model):
 
     class Action(models.TextChoices):
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        RESUBSCRIBED = "resubscribed", "E-mail allowed again"
 
     class How(models.TextChoices):
         ONE_CLICK = "one_click", "One-click (List-Unsubscribe-Post)"
         LINK = "link", "Unsubscribe link, confirmed"
+        STAFF = "staff", "Changed by a user"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consent_records")
     action = models.CharField(max_length=16, choices=Action.choices)
@@ -250,6 +252,11 @@ class ConsentRecord(models.Model):
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     at = models.DateTimeField(default=timezone.now)
+    # A change made by a user (how=staff): who, and why (required to allow e-mail again).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["at", "id"]

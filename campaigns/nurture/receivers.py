@@ -10,6 +10,7 @@ import logging
 from funnel.models import Transition
 from leads.stages import Stage
 
+from .models import ConsentRecord
 from .services import enrollment_end, enrollment_end_status, enrollment_start_once
 
 log = logging.getLogger(__name__)
@@ -35,3 +36,16 @@ def on_stage_changed(sender, *, lead_id, transition_id, from_stage, to_stage, re
         log.exception(
             "nurture: could not follow lead %s from %s to %s", lead_id, from_stage, to_stage
         )
+
+
+def on_consent_changed(sender, *, lead_id, do_not_email, actor=None, reason="", **kwargs):
+    """A user changed a lead's consent to e-mail: logged in the same transaction as the edit."""
+    ConsentRecord.objects.create(
+        lead_id=lead_id,
+        action=(
+            ConsentRecord.Action.UNSUBSCRIBED if do_not_email else ConsentRecord.Action.RESUBSCRIBED
+        ),
+        how=ConsentRecord.How.STAFF,
+        actor=actor,
+        reason=(reason or "").strip()[:255],
+    )

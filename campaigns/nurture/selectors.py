@@ -127,12 +127,14 @@ def lead_timeline(lead) -> list[dict]:
         if event.url:
             text += f" ({event.url})"
         entries.append({"at": event.at, "what": event.kind, "text": text})
-    for record in ConsentRecord.objects.filter(lead=lead):
+    for record in ConsentRecord.objects.filter(lead=lead).select_related("actor"):
         entries.append(
             {
                 "at": record.at,
                 "what": "consent",
-                "text": f"{record.get_action_display()} ({record.get_how_display()})",
+                "text": f"{record.get_action_display()} ({record.get_how_display()})"
+                + (f" by {record.actor.get_username()}" if record.actor_id else "")
+                + (f": {record.reason}" if record.reason else ""),
             }
         )
     return sorted(entries, key=lambda entry: entry["at"])

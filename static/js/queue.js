@@ -46,8 +46,12 @@ document.addEventListener("htmx:responseError", function (event) {
   var note = row.querySelector(".htmx-refusal") || document.createElement("p");
   note.className = "error htmx-refusal";
   note.setAttribute("role", "alert");
-  note.textContent = event.detail.xhr.status === 403
+  var xhr = event.detail.xhr;
+  var expired = xhr.status === 403 && (xhr.responseText || "").indexOf('data-refusal="csrf"') >= 0;
+  note.textContent = expired
+    ? "This page has expired (you signed in again). Reload the queue; nothing was changed."
+    : xhr.status === 403
     ? "Refused: this lead is not yours to act on. Reload the queue."
-    : "That did not work (" + event.detail.xhr.status + "). Reload the queue and try again.";
+    : "That did not work (" + xhr.status + "). Reload the queue and try again.";
   row.lastElementChild.prepend(note);
 });

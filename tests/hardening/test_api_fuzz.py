@@ -176,3 +176,50 @@ def test_every_operation_answers_as_documented(persona, live_server, fuzz_world)
         if (failure := _fuzz(operation, mode, persona, live_server.url, fuzz_world))
     ]
     assert not failures, "\n\n".join(failures)
+
+
+NESTED = 20_000  # levels: far past Python's recursion limit, 40 KB
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "rep", "manager"])
+def test_a_deeply_nested_json_body_is_a_400_on_every_operation(persona, live_server, fuzz_world):
+    """Every operation that takes a JSON body, given `{"<field>": [[[[...]]]]}`: a 400 in the
+    API's error shape (or the refusal it gives before reading a body), never a 5xx."""
+    import httpx
+
+    token = fuzz_world["tokens"].get(persona)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    manager_token = fuzz_world["tokens"]["manager"]
+    schema = schemathesis.openapi.from_url(
+        f"{live_server.url}/api/schema/?format=json",
+        headers={"Authorization": f"Token {manager_token}"},
+    )
+    campaign = fuzz_world["campaign"]
+    lead = fuzz_world["ids"]["/api/leads/{id}/"][0]
+    tried = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        body = operation.definition.raw.get("requestBody", {}).get("content", {})
+        if "application/json" not in body or operation.method.upper() == "DELETE":
+            continue
+        path = operation.path.replace("{id}", str(lead)).replace("{slug}", campaign.slug)
+        extra = {"X-Capture-Token": campaign.capture_token} if "{slug}" in operation.path else {}
+        content = '{"email": ' + "[" * NESTED + "]" * NESTED + "}"
+        response = httpx.request(
+            operation.method.upper(),
+            f"{live_server.url}{path}",
+            content=content,
+            headers={**headers, **extra},
+            timeout=30,
+        )
+        tried.append(f"{operation.method.upper()} {operation.path}")
+        assert response.status_code < 500, (tried[-1], response.text[:300])
+        assert response.headers["Content-Type"] == "application/json", tried[-1]
+        answer = response.json()
+        assert answer["code"] and answer["detail"], (tried[-1], answer)
+        if response.status_code == 400:
+            assert answer["code"] == "parse_error", (tried[-1], answer)
+    assert "POST /api/auth/token/" in tried and "POST /api/capture/{slug}/" in tried
+    assert len(tried) >= 8, tried

@@ -26,6 +26,7 @@ from campaigns.nurture import mailing
 from campaigns.nurture.models import Audience, ContentAsset, Enrollment, Message, Programme, Step
 from campaigns.nurture.services import step_add
 from funnel.models import AcceptanceCriterion, Opportunity
+from leads.models import Lead
 from tests.hardening.conftest import published_campaign
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +116,11 @@ def shows_message(response, persona, ids):
     assert b"Sent: Hi" in response.content
 
 
+def not_claimable(response, persona, ids):
+    if persona in ("rep", "rep2"):
+        assert b"only MQLs are claimed from the queue" in response.content
+
+
 def swagger(response, persona, ids):
     assert b"swagger" in response.content.lower()
 
@@ -138,6 +144,11 @@ def unsubscribe_page(response, persona, ids):
 
 def landing_page(response, persona, ids):
     assert b"Join the spring webinar" in response.content
+
+
+def no_body(response, persona, ids):
+    assert response.content == b""
+    assert response["Content-Type"].startswith("text/html")
 
 
 def admin_login(response, persona, ids):
@@ -255,6 +266,19 @@ ROWS = {
             "admin": "Only sales reps claim leads; managers reassign them.",
         },
         check=claimed_by_colleague,
+    ),
+    # Claims are for the queue's MQLs: an unassigned nurtured lead is marketing's.
+    "queue-claim (an unassigned nurtured lead)": row(
+        "POST",
+        "/queue/{nurtured}/claim/",
+        "page",
+        (LOGIN, 403, 409, 409, 403, 403),
+        why={
+            "marketer": SALES_ONLY,
+            "manager": "Only sales reps claim leads; managers reassign them.",
+            "admin": "Only sales reps claim leads; managers reassign them.",
+        },
+        check=not_claimable,
     ),
     "queue-reassign": row(
         "POST",
@@ -391,6 +415,7 @@ ROWS = {
     "scoring-rule-delete GET": row("GET", "/scoring/{rule}/delete/", "page", post_only()),
     "landing (public)": row("GET", "/f/{slug}/", "page", public(200), check=landing_page),
     "landing missing": row("GET", "/f/no-such-campaign/", "page", public(404)),
+    "landing HEAD (public)": row("HEAD", "/f/{slug}/", "page", public(200), check=no_body),
     "landing-thanks (public)": row("GET", "/f/{slug}/thanks/", "page", public(200)),
     # --- the API (config.urls api, campaigns.nurture api_urlpatterns)
     "api-token GET": row("GET", "/api/auth/token/", "api", public(405)),
@@ -399,6 +424,50 @@ ROWS = {
         "GET", "/api/leads/{lead}/", "api", everyone(kind="api"), check=shows_lead_email
     ),
     "api-lead missing": row("GET", "/api/leads/{missing}/", "api", everyone(404, kind="api")),
+    "api-lead PATCH (a colleague's lead)": row(
+        "PATCH",
+        "/api/leads/{lead}/",
+        "api",
+        (401, 200, 403, 200, 200, 200),
+        data={"company": "Initech"},
+    ),
+    # A rep edits their own leads and the queue's unassigned MQLs, not marketing's suspects.
+    "api-lead PATCH (an unassigned suspect)": row(
+        "PATCH",
+        "/api/leads/{suspect}/",
+        "api",
+        (401, 200, 403, 403, 200, 200),
+        data={"company": "Initech"},
+    ),
+    # Consent given back: only a manager, and only with the reason (400 without it).
+    "api-lead PATCH do_not_email back to false": row(
+        "PATCH",
+        "/api/leads/{unsubscribed}/",
+        "api",
+        (401, 403, 403, 403, 400, 400),
+        data={"do_not_email": False},
+    ),
+    "api-lead PATCH do_not_email back to false, with the reason": row(
+        "PATCH",
+        "/api/leads/{unsubscribed}/",
+        "api",
+        (401, 403, 403, 403, 200, 200),
+        data={"do_not_email": False, "consent_reason": "Asked for the newsletter by phone"},
+    ),
+    "api-lead PATCH missing": row(
+        "PATCH", "/api/leads/{missing}/", "api", everyone(404, kind="api"), data={"city": "Bonn"}
+    ),
+    "api-leads POST": row(
+        "POST", "/api/leads/", "api", everyone(201, kind="api"), data={"email": "new@example.com"}
+    ),
+    # Suspect -> MQL is marketing's (and the system's, and managers'): so is creating an MQL.
+    "api-leads POST into mql": row(
+        "POST",
+        "/api/leads/",
+        "api",
+        (401, 201, 403, 403, 201, 201),
+        data={"email": "new@example.com", "stage": "mql"},
+    ),
     "api-lead DELETE (GDPR erasure)": row(
         "DELETE",
         "/api/leads/{lead}/",
@@ -480,6 +549,13 @@ ROWS = {
     "api-imports POST": row("POST", "/api/imports/", "upload", marketing(202, kind="api")),
     "api-import": row("GET", "/api/imports/{job}/", "api", marketing(kind="api")),
     "api-import missing": row("GET", "/api/imports/{missing}/", "api", marketing(404, kind="api")),
+    # The job's error_report_url: the API's own route, with the API's own auth.
+    "api-import-errors": row(
+        "GET", "/api/imports/{job}/errors.csv", "api", marketing(kind="api"), check=csv_body
+    ),
+    "api-import-errors missing": row(
+        "GET", "/api/imports/{missing}/errors.csv", "api", marketing(404, kind="api")
+    ),
     "api-nurture-programmes": row("GET", "/api/nurture/programmes/", "api", marketing(kind="api")),
     "api-nurture-programme": row(
         "GET", "/api/nurture/programmes/{programme}/", "api", marketing(kind="api")
@@ -608,6 +684,11 @@ def world(settings, tmp_path, make_lead, marketer, rep, rep2, manager, admin_use
 
     settings.HANDOFF_IMPORT_DIR = str(tmp_path / "imports")
     lead = make_lead("mql", owner=rep2, first_name="Ada", company="Globex")
+    nurtured = make_lead("nurture")
+    suspect = make_lead("suspect")
+    unsubscribed = make_lead("mql")
+    Lead.objects.filter(pk__in=[nurtured.pk, suspect.pk, unsubscribed.pk]).update(owner=None)
+    Lead.objects.filter(pk=unsubscribed.pk).update(do_not_email=True)
     deal_lead = make_lead("opportunity", owner=rep2)
     deal = Opportunity.objects.get(lead=deal_lead)
     Opportunity.objects.filter(pk=deal.pk).update(owner=rep2)
@@ -638,6 +719,9 @@ def world(settings, tmp_path, make_lead, marketer, rep, rep2, manager, admin_use
         "lead": lead.pk,
         "task": task.pk,
         "lead_email": lead.email,
+        "nurtured": nurtured.pk,
+        "suspect": suspect.pk,
+        "unsubscribed": unsubscribed.pk,
         "deal": deal.pk,
         "stage2": stages[1].slug,
         "missing": MISSING,
@@ -685,7 +769,7 @@ def request_as(user, method, path, kind, data):
         client = Client()
         if user is not None:
             client.force_login(user)
-        call = client.get if method == "GET" else client.post
+        call = {"GET": client.get, "HEAD": client.head}.get(method, client.post)
         args = (path, data or {})
     else:
         client = APIClient()
