@@ -377,7 +377,7 @@ def landing(request, slug):
         campaign_open_check(campaign)
     except Refused as refused:
         return _closed(request, refused, campaign)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # HEAD: the same answer; the server drops the body
         return _landing(
             request,
             campaign,

@@ -105,13 +105,16 @@ def lead_edit(*, lead_id: int, actor, changes: dict, consent_reason: str = "") -
         )
         if hand_back:
             changes.pop("owner")
-            lead.owner = None
         try:
+            # Checked while the lead is still the actor's: handing it back is the last change.
             lead = lead_update(
                 lead=lead, actor=actor, changes=changes, consent_reason=consent_reason
             )
         except PermissionDenied as exc:
             raise TransitionForbidden(str(exc)) from None
+        if hand_back:
+            lead.owner = None
+            lead.save(update_fields=["owner", "updated_at"])
         at = timezone.now()
         for field, old in before.items():
             _log(lead, actor, field, old, getattr(lead, field), at)

@@ -247,10 +247,15 @@ def test_a_post_without_a_field_leaves_it_alone_and_the_whole_form_clears_a_box(
         True,
     )
     whole = {"whole_form": "1", "email": lead.email, "company": "Acme", "title": "CTO"}
-    client.post(f"/leads/{lead.pk}/edit/", whole)
+    refused = client.post(f"/leads/{lead.pk}/edit/", whole, follow=True)
     lead.refresh_from_db()
-    assert lead.do_not_email is False and lead.phone == ""
-    assert LeadChange.objects.filter(lead=lead, field="do_not_email", new="no").exists()
+    # Clearing the box would give consent back: only the person, or a manager with a reason.
+    assert lead.do_not_email is True and lead.phone == "+49 30 1234"
+    assert "does not want e-mail" in refused.content.decode()
+    client.post(f"/leads/{lead.pk}/edit/", {**whole, "do_not_email": "on"})
+    lead.refresh_from_db()
+    assert lead.do_not_email is True and lead.phone == ""
+    assert LeadChange.objects.filter(lead=lead, field="phone", new="").exists()
 
 
 def test_the_lead_pages_queries_do_not_grow_with_its_timeline(signed_in, rep, make_lead):
