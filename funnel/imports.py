@@ -18,10 +18,12 @@ scoring reactions for history); `leads_imported` is sent once per batch on commi
 """
 
 import datetime as dt
+import json
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.dispatch import Signal
 from psycopg import sql
 
@@ -77,7 +79,24 @@ BATCH_COLUMNS = (
     ("old_stage", "text"),
     ("changed", "boolean NOT NULL DEFAULT false"),
     ("lost", "boolean NOT NULL DEFAULT false"),
+    # The row's story (see `story_rows`), or NULL for a plain move: one log row, no deal.
+    ("story", "jsonb"),
+    # Why the row may not be written (the uploader's authority), with `lost`.
+    ("refusal", "text"),
 )
+
+# Stages an import by someone who is not a manager may move an EXISTING lead to: marketing's
+# own. Sales stages of existing leads are sales' decisions (accept, qualify, convert, win,
+# lose); an import by a manager or an admin may write them.
+MARKETING_TARGETS = (Stage.SUSPECT, Stage.MQL)
+
+
+def authority_refusal(old_stage: str, stage: str) -> str:
+    return (
+        f"This row would move an existing lead from {old_stage} to {stage}; an import by a "
+        "marketer moves existing leads up to MQL only (sales stages are sales' decisions): "
+        "ask a manager to import it."
+    )
 
 
 def moves_forward(current: str, target: str) -> bool:
@@ -151,6 +170,8 @@ def leads_import_merge(
     campaign_id: int | None,
     now: dt.datetime,
     resolved: bool = False,
+    limit_existing: bool = False,
+    owners: "DealOwners | None" = None,
 ) -> MergeCounts:
     """Merge the batch in `table` (columns BATCH_COLUMNS) into the leads, in the caller's
     transaction (`resolved`: the caller filled `lead_id` and `old_stage` of the rows whose
@@ -174,13 +195,30 @@ def leads_import_merge(
                 cursor.execute(
                     sql.SQL(
                         "UPDATE {b} SET lead_id = l.id, old_stage = l.stage FROM {lead} l"
-                        " WHERE {b}.lead_id IS NULL AND {b}.{c} IS NOT NULL"
+                        " WHERE {b}.lead_id IS NULL AND NOT {b}.lost AND {b}.{c} IS NOT NULL"
                         " AND l.{c} = {b}.{c}{extra}"
                     ).format(b=batch, lead=lead, c=sql.Identifier(column), extra=extra)
                 )
 
         if not resolved:
             resolve()
+        if limit_existing:
+            cursor.execute(
+                sql.SQL(
+                    "UPDATE {b} SET lost = true, lead_id = NULL, refusal = 'This row would move"
+                    " an existing lead from ' || old_stage || ' to ' || stage || '; an import by"
+                    " a marketer moves existing leads up to MQL only (sales stages are sales''"
+                    " decisions): ask a manager to import it.'"
+                    " WHERE lead_id IS NOT NULL AND NOT (stage = ANY(%(allowed)s))"
+                    " AND array_position(%(order)s::text[], stage)"
+                    " > array_position(%(order)s::text[], old_stage)"
+                ).format(b=batch),
+                {"allowed": list(MARKETING_TARGETS), "order": list(IMPORT_ORDER)},
+            )
+        cursor.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE story IS NOT NULL)").format(batch)
+        )
+        has_stories = cursor.fetchone()[0]
         cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(created_table))
         cursor.execute(
             sql.SQL(
@@ -201,13 +239,13 @@ def leads_import_merge(
             " SELECT email, external_id, {values}, company_size,"
             " coalesce(do_not_email, false), coalesce(attributes, '{{}}'::jsonb), stage,"
             " coalesce(stage_at, %(now)s), 0, %(now)s, %(now)s"
-            " FROM {b} WHERE lead_id IS NULL ORDER BY ident{conflict}"
+            " FROM {b} WHERE lead_id IS NULL AND NOT lost ORDER BY ident{conflict}"
             " RETURNING id, email, external_id, stage, stage_changed_at),"
             " logged AS ("
             " INSERT INTO {log} (lead_id, from_stage, to_stage, verb, actor_id,"
             " system_actor, at, reason_id, note, campaign_id, data)"
             " SELECT id, '', stage, %(verb)s, NULL, %(actor)s, stage_changed_at, NULL, '',"
-            " %(campaign)s, '{{}}'::jsonb FROM ins ORDER BY id)"
+            " %(campaign)s, '{{}}'::jsonb FROM ins{untold} ORDER BY id)"
             " INSERT INTO {new} (id, ident)"
             " SELECT id, CASE WHEN email IS NOT NULL THEN 'e:' || email"
             " ELSE 'x:' || external_id END FROM ins"
@@ -219,6 +257,14 @@ def leads_import_merge(
             "b": batch,
             "log": log,
             "new": created_table,
+            # A row with a story gets its log rows from `_tell_stories`.
+            "untold": _NOTHING
+            if not has_stories
+            else sql.SQL(
+                " WHERE NOT EXISTS (SELECT 1 FROM {b} t WHERE t.story IS NOT NULL AND t.ident ="
+                " CASE WHEN ins.email IS NOT NULL THEN 'e:' || ins.email"
+                " ELSE 'x:' || ins.external_id END)"
+            ).format(b=batch),
         }
         try:
             # A plain insert first: ON CONFLICT's speculative insertion (a probe of every
@@ -234,7 +280,9 @@ def leads_import_merge(
                 {**params, "verb": IMPORT_VERB},
             )
         created = cursor.rowcount
-        cursor.execute(sql.SQL("SELECT count(*) FROM {} WHERE lead_id IS NULL").format(batch))
+        cursor.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE lead_id IS NULL AND NOT lost").format(batch)
+        )
         if cursor.fetchone()[0] > created:
             # Lost a race, or shares an external id with another row's new lead: find the
             # lead it belongs to; what is left cannot be imported.
@@ -258,6 +306,29 @@ def leads_import_merge(
 
         cursor.execute(sql.SQL("SELECT id FROM {}").format(created_table))
         created_ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            sql.SQL(
+                "SELECT n.id, '', b.stage, coalesce(b.stage_at, %(now)s), b.story FROM {n} n"
+                " JOIN {b} b ON b.ident = n.ident WHERE b.story IS NOT NULL"
+                " UNION ALL SELECT b.lead_id, b.old_stage, l.stage, l.stage_changed_at, b.story"
+                " FROM {b} b JOIN {lead} l ON l.id = b.lead_id"
+                " WHERE b.changed AND b.story IS NOT NULL AND l.stage <> b.old_stage"
+            ).format(n=created_table, b=batch, lead=lead),
+            params,
+        )
+        # Django reads jsonb as text from a raw cursor.
+        stories = [
+            Story(*row[:4], json.loads(row[4]) if isinstance(row[4], str) else row[4])
+            for row in cursor.fetchall()
+        ]
+        if stories:
+            _tell_stories(
+                stories,
+                system_actor=system_actor,
+                campaign_id=campaign_id,
+                now=now,
+                owners=owners or DealOwners({}),
+            )
         cursor.execute(
             sql.SQL(
                 "SELECT count(*) FILTER (WHERE changed),"
@@ -327,12 +398,13 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
             " UPDATE {lead} l SET {sets} FROM {b} b"
             " WHERE b.lead_id = l.id"
             " AND ({olds}) IS DISTINCT FROM ({news})"
-            " RETURNING l.id, b.old_stage, l.stage, l.stage_changed_at),"
+            " RETURNING l.id, b.old_stage, l.stage, l.stage_changed_at,"
+            " b.story IS NOT NULL AS told),"
             " logged AS ("
             " INSERT INTO {log} (lead_id, from_stage, to_stage, verb, actor_id, system_actor,"
             " at, reason_id, note, campaign_id, data)"
             " SELECT id, old_stage, stage, %(verb)s, NULL, %(actor)s, stage_changed_at, NULL,"
-            " '', %(campaign)s, '{{}}'::jsonb FROM upd WHERE stage <> old_stage"
+            " '', %(campaign)s, '{{}}'::jsonb FROM upd WHERE stage <> old_stage AND NOT told"
             " RETURNING lead_id)"
             " UPDATE {b} SET changed = true FROM upd WHERE upd.id = {b}.lead_id"
             " RETURNING {b}.lead_id, (SELECT count(*) FROM logged)"
@@ -359,6 +431,215 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
     return [row[0] for row in cursor.fetchall()]
 
 
+# --- stories: outcomes, dates per stage and deals (both paths) ---------------------------
+
+FORWARD = (Stage.SUSPECT, Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER)
+# The verb of an outcome's last row, by the stage the lead was in when it ended.
+OUTCOME_VERB = {
+    Stage.SUSPECT: "junk",
+    Stage.MQL: "reject",
+    Stage.SAL: "disqualify",
+    Stage.SQL: "disqualify",
+    Stage.OPPORTUNITY: "lose",
+}
+DEAL_STAGES = (Stage.OPPORTUNITY, Stage.CUSTOMER)
+
+
+@dataclass
+class Story:
+    """A lead an import created (old_stage "") or moved, whose log tells more than one
+    move: a won or lost deal, a disqualified lead, dates per stage. `story` holds what the
+    row said (reached, reason, pipeline_stage, created_at, close_date, amount, deal_owner)."""
+
+    lead_id: int
+    old_stage: str
+    stage: str
+    at: dt.datetime
+    story: dict
+
+
+def _when(value) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def story_rows(
+    old_stage: str, stage: str, at: dt.datetime, story: dict
+) -> list[tuple[str, str, str, dt.datetime, str]]:
+    """The log rows (from, to, verb, at, reason code) that take a lead from `old_stage`
+    ("" for a new lead) to `stage` at `at`, as the row tells it:
+    - an outcome (nurture or junk, having reached R): forward to R (at the created date),
+      then the verb that ends at R (lose after opportunity...) with its reason;
+    - won (customer) with a created date: into opportunity then, `win` at `at`;
+    - forward with a created date before `at`: entered as suspect then, the stage at `at`.
+    A lead so counts for every stage up to where it got, won or lost, and days-to figures
+    come from the file's dates."""
+    created = _when(story.get("created_at"))
+    entry_at = min(created, at) if created else at
+    reached = story.get("reached")
+    reason = story.get("reason") or ""
+    rank = {s: i for i, s in enumerate(FORWARD)}
+    rows = []
+    current = old_stage
+    if stage in (Stage.NURTURE, Stage.JUNK) and reached in rank:
+        if current == "" or (current in rank and rank[current] < rank[reached]):
+            rows.append((current, reached, IMPORT_VERB, entry_at, ""))
+            current = reached
+        verb = OUTCOME_VERB.get(current, IMPORT_VERB)
+        if stage == Stage.JUNK:
+            verb = "junk"
+        rows.append((current, stage, verb, at, reason))
+    elif stage == Stage.CUSTOMER:
+        if current == "" and created and created < at:
+            rows.append(("", Stage.OPPORTUNITY, IMPORT_VERB, created, ""))
+            current = Stage.OPPORTUNITY
+        verb = "win" if current == Stage.OPPORTUNITY else IMPORT_VERB
+        rows.append((current, stage, verb, at, ""))
+    elif current == "" and created and created < at and stage != Stage.SUSPECT:
+        rows.append(("", Stage.SUSPECT, IMPORT_VERB, created, ""))
+        rows.append((Stage.SUSPECT, stage, IMPORT_VERB, at, ""))
+    else:
+        rows.append((current, stage, IMPORT_VERB, at, ""))
+    return rows
+
+
+class DealOwners:
+    """Deal owners named in a file, matched to users by username, e-mail or full name
+    (without regard to case), or as the uploader chose for a name that matches nobody
+    (`choices`: {name: username, or "" to leave the deal unassigned})."""
+
+    def __init__(self, choices: dict[str, str]):
+        self.choices = {name.strip().lower(): username for name, username in choices.items()}
+        self._cache: dict[str, int | None] = {}
+
+    def user_id(self, name: str | None) -> int | None:
+        if not name:
+            return None
+        key = name.strip().lower()
+        if key not in self._cache:
+            self._cache[key] = self._find(key)
+        return self._cache[key]
+
+    def _find(self, key: str) -> int | None:
+        from django.contrib.auth import get_user_model
+        from django.db.models import Value
+        from django.db.models.functions import Concat, Lower
+
+        users = get_user_model().objects.filter(is_active=True)
+        if key in self.choices:
+            chosen = self.choices[key]
+            if not chosen:
+                return None
+            return users.filter(username=chosen).values_list("pk", flat=True).first()
+        found = (
+            users.annotate(full=Lower(Concat("first_name", Value(" "), "last_name")))
+            .filter(
+                models.Q(username__iexact=key) | models.Q(email__iexact=key) | models.Q(full=key)
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        return found.first()
+
+
+def deal_owner_matches(names) -> dict[str, int | None]:
+    """{name: user id or None} for names in a file: what the mapping page lists."""
+    owners = DealOwners({})
+    return {name: owners.user_id(name) for name in names}
+
+
+def _tell_stories(
+    stories: list[Story],
+    *,
+    system_actor: str,
+    campaign_id: int | None,
+    now: dt.datetime,
+    owners: DealOwners,
+) -> None:
+    """Write the stories' log rows and their deals, in the caller's transaction."""
+    from .models import Opportunity, PipelineStage, ReasonCode
+
+    reasons = dict(ReasonCode.objects.values_list("code", "pk"))
+    pipeline = list(PipelineStage.objects.filter(is_active=True).order_by("order", "pk"))
+    by_key = {p.slug.lower(): p for p in pipeline} | {p.name.lower(): p for p in pipeline}
+    first_stage = pipeline[0] if pipeline else PipelineStage.objects.order_by("order").first()
+    log_rows = []
+    deals: list[tuple[Story, str, dt.datetime]] = []
+    for item in stories:
+        story = item.story or {}
+        rows = story_rows(item.old_stage, item.stage, item.at, story)
+        for from_stage, to_stage, verb, at, reason in rows:
+            log_rows.append(
+                Transition(
+                    lead_id=item.lead_id,
+                    from_stage=from_stage,
+                    to_stage=to_stage,
+                    verb=verb,
+                    system_actor=system_actor[:150],
+                    at=at,
+                    reason_id=reasons.get(reason),
+                    campaign_id=campaign_id,
+                )
+            )
+        reached_deal = story.get("reached") == Stage.OPPORTUNITY
+        if item.stage in DEAL_STAGES or (item.stage == Stage.NURTURE and reached_deal):
+            status = {
+                Stage.OPPORTUNITY: Opportunity.Status.OPEN,
+                Stage.CUSTOMER: Opportunity.Status.WON,
+            }.get(item.stage, Opportunity.Status.LOST)
+            # When the deal began: the row into opportunity, else the story's start.
+            began = next((r[3] for r in rows if r[1] == Stage.OPPORTUNITY), rows[0][3])
+            deals.append((item, status, began))
+    Transition.objects.bulk_create(log_rows, batch_size=2000)
+    if not deals:
+        return
+    open_deals = {
+        deal.lead_id: deal
+        for deal in Opportunity.objects.filter(
+            lead_id__in=[item.lead_id for item, _, _ in deals], status=Opportunity.Status.OPEN
+        )
+    }
+    new_deals, changed = [], []
+    for item, status, began in deals:
+        story = item.story or {}
+        close = _when(story.get("close_date"))
+        amount = story.get("amount")
+        owner_id = owners.user_id(story.get("deal_owner"))
+        pipeline_stage = by_key.get(str(story.get("pipeline_stage", "")).strip().lower())
+        closed_at = item.at if status != Opportunity.Status.OPEN else None
+        deal = open_deals.get(item.lead_id)
+        if deal is not None:
+            deal.status = status
+            deal.closed_at = closed_at
+            if amount is not None:
+                deal.amount = Decimal(amount)
+            if owner_id is not None:
+                deal.owner_id = owner_id
+            if pipeline_stage is not None:
+                deal.pipeline_stage = pipeline_stage
+            if close is not None:
+                deal.expected_close = close.date()
+            changed.append(deal)
+            continue
+        new_deals.append(
+            Opportunity(
+                lead_id=item.lead_id,
+                amount=Decimal(amount) if amount is not None else Decimal(0),
+                expected_close=(close or item.at).date(),
+                owner_id=owner_id,
+                pipeline_stage=pipeline_stage or first_stage,
+                status=status,
+                created_at=began,
+                closed_at=closed_at,
+            )
+        )
+    Opportunity.objects.bulk_create(new_deals, batch_size=2000)
+    if changed:
+        Opportunity.objects.bulk_update(
+            changed,
+            ["status", "closed_at", "amount", "owner", "pipeline_stage", "expected_close"],
+        )
+
+
 # --- any database (the ORM path) ---------------------------------------------------------
 
 
@@ -376,6 +657,7 @@ class ImportRecord:
     created: bool = False
     changed: bool = False
     error: str = ""
+    story: dict | None = None  # see Story; None for a plain move
 
 
 def leads_import_records(
@@ -386,6 +668,8 @@ def leads_import_records(
     system_actor: str,
     campaign_id: int | None,
     now: dt.datetime,
+    limit_existing: bool = False,
+    owners: DealOwners | None = None,
 ) -> MergeCounts:
     """The ORM twin of `leads_import_merge`, in the caller's transaction. Sets `lead_id`,
     `created`, `changed` (and `error` when a row cannot be imported) on each record."""
@@ -402,6 +686,7 @@ def leads_import_records(
     changed_leads: dict[int, Lead] = {}
     log_rows: list[Transition] = []
     moved_ids: list[int] = []
+    stories: list[Story] = []
     for record in records:
         email = record.values.get("email")
         external_id = record.values.get("external_id")
@@ -423,6 +708,15 @@ def leads_import_records(
             if external_id:
                 by_external[external_id] = lead
             continue
+        if (
+            limit_existing
+            and existing.pk is not None
+            and on_duplicate == "update"
+            and moves_forward(existing.stage, record.stage)
+            and record.stage not in MARKETING_TARGETS
+        ):
+            record.error = authority_refusal(existing.stage, record.stage)
+            continue
         record.lead_id = existing.pk
         if existing.pk is None:
             # A second identity of a lead this batch creates: it merges into that one.
@@ -437,18 +731,29 @@ def leads_import_records(
         if moves_forward(old_stage, record.stage):
             existing.stage = record.stage
             existing.stage_changed_at = max(record.stage_at or now, existing.stage_changed_at)
-            log_rows.append(
-                Transition(
-                    lead=existing,
-                    from_stage=old_stage,
-                    to_stage=record.stage,
-                    verb=IMPORT_VERB,
-                    system_actor=system_actor[:150],
-                    at=existing.stage_changed_at,
-                    campaign_id=campaign_id,
-                )
-            )
             moved_ids.append(existing.pk)
+            if record.story is not None:
+                stories.append(
+                    Story(
+                        existing.pk,
+                        old_stage,
+                        record.stage,
+                        existing.stage_changed_at,
+                        record.story,
+                    )
+                )
+            else:
+                log_rows.append(
+                    Transition(
+                        lead=existing,
+                        from_stage=old_stage,
+                        to_stage=record.stage,
+                        verb=IMPORT_VERB,
+                        system_actor=system_actor[:150],
+                        at=existing.stage_changed_at,
+                        campaign_id=campaign_id,
+                    )
+                )
         if (tuple(getattr(existing, f) for f in fills), existing.stage) != before:
             record.changed = True
             changed_leads[existing.pk] = existing
@@ -458,6 +763,9 @@ def leads_import_records(
         for (record, _), lead in zip(new_leads, created, strict=True):
             record.lead_id = lead.pk
             record.created = True
+            if record.story is not None:
+                stories.append(Story(lead.pk, "", lead.stage, lead.stage_changed_at, record.story))
+                continue
             log_rows.append(
                 Transition(
                     lead=lead,
@@ -484,6 +792,14 @@ def leads_import_records(
         )
     if log_rows:
         Transition.objects.bulk_create(log_rows)
+    if stories:
+        _tell_stories(
+            stories,
+            system_actor=system_actor,
+            campaign_id=campaign_id,
+            now=now,
+            owners=owners or DealOwners({}),
+        )
     created_ids = [record.lead_id for record, _ in new_leads]
     for record in records:
         if record.created:
