@@ -60,6 +60,8 @@ class ImportListCreate(generics.ListAPIView):
                 stage_values=data.get("stage_values"),
                 dayfirst=data.get("dayfirst"),
                 on_duplicate=data["on_duplicate"],
+                assign_open_mqls=data["assign_open_mqls"],
+                owner_choices=data.get("deal_owners"),
                 start=True,
             )
         except services.ImportRefused as exc:

@@ -35,6 +35,14 @@ class ImportCreateSerializer(serializers.Serializer):
     on_duplicate = serializers.ChoiceField(
         choices=ImportJob.OnDuplicate.choices, default=ImportJob.OnDuplicate.UPDATE
     )
+    assign_open_mqls = serializers.BooleanField(
+        default=False, help_text="Hand the file's open, unassigned MQLs round robin."
+    )
+    deal_owners = JSONObjectField(
+        required=False,
+        help_text='{"owner name in the file": "username" or ""}: for names matching no user '
+        "(left unassigned when not given).",
+    )
 
 
 class RowErrorSerializer(serializers.ModelSerializer):
@@ -70,6 +78,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "merged",
             "failed",
             "failure",
+            "assign_open_mqls",
             "errors",
             "error_report_url",
         )

@@ -19,6 +19,7 @@ from .mapping import (
     detect_dayfirst,
     mapping_from_fields,
     stage_value_mapping,
+    stage_value_problem,
 )
 from .models import ImportJob
 
@@ -108,6 +109,8 @@ def import_job_create(
     stage_values: dict | None = None,
     dayfirst: bool | None = None,
     on_duplicate: str = ImportJob.OnDuplicate.UPDATE,
+    assign_open_mqls: bool = False,
+    owner_choices: dict | None = None,
     start: bool = False,
 ) -> ImportJob:
     """Store and inspect the file, guess the mapping, and keep the job; with `start` it is
@@ -118,6 +121,13 @@ def import_job_create(
         raise ImportRefused(f"{default_stage!r} is not a stage.")
     if on_duplicate not in ImportJob.OnDuplicate.values:
         raise ImportRefused("on_duplicate is update or skip.")
+    value_problems = [
+        f"stage_values[{value!r}]: {problem}"
+        for value, entry in (stage_values or {}).items()
+        if (problem := stage_value_problem(entry))
+    ]
+    if value_problems:
+        raise ImportRefused(" ".join(value_problems))
     path, size = _store(upload)
     try:
         inspection = csvfile.inspect(path, max_rows=settings.HANDOFF_IMPORT_MAX_ROWS)
@@ -150,16 +160,15 @@ def import_job_create(
         default_stage=default_stage,
         on_duplicate=on_duplicate,
         total=inspection.total,
+        assign_open_mqls=bool(assign_open_mqls),
+        owner_choices={str(k): str(v or "") for k, v in (owner_choices or {}).items()},
     )
     job.stage_values = stage_value_mapping(distinct_stage_values(job), stage_values)
     if stage_values:
-        job.stage_values.update({k: v for k, v in stage_values.items() if v in Stage.values})
+        job.stage_values.update(stage_values)
     job.dayfirst = dayfirst if dayfirst is not None else guess_dayfirst(job)
     if start:
         problems = check_mapping(job.mapping)
-        bad_stages = sorted({v for v in (stage_values or {}).values() if v not in Stage.values})
-        if bad_stages:
-            problems.append(f"stage_values: {', '.join(map(repr, bad_stages))} are not stages.")
         if problems:
             path.unlink(missing_ok=True)
             raise ImportRefused(" ".join(problems))
@@ -177,16 +186,27 @@ def import_job_set_mapping(
     dayfirst: bool | None,
     on_duplicate: str,
     default_stage: str,
+    assign_open_mqls: bool | None = None,
+    owner_choices: dict | None = None,
 ) -> list[str]:
     """Keep the choices of the mapping page; answers the problems that stop a start."""
     if job.status != ImportJob.Status.UPLOADED:
         return ["This import has started already."]
     job.mapping = {column: mapping.get(column, "attribute") for column in job.columns}
-    job.stage_values = {k: v for k, v in stage_values.items() if v in Stage.values}
+    job.stage_values = {
+        k: v for k, v in stage_values.items() if v and stage_value_problem(v) is None
+    }
     job.dayfirst = dayfirst
     job.on_duplicate = on_duplicate
     job.default_stage = default_stage
-    job.save(update_fields=["mapping", "stage_values", "dayfirst", "on_duplicate", "default_stage"])
+    fields = ["mapping", "stage_values", "dayfirst", "on_duplicate", "default_stage"]
+    if assign_open_mqls is not None:
+        job.assign_open_mqls = assign_open_mqls
+        fields.append("assign_open_mqls")
+    if owner_choices is not None:
+        job.owner_choices = owner_choices
+        fields.append("owner_choices")
+    job.save(update_fields=fields)
     return check_mapping(job.mapping)
 
 

@@ -30,12 +30,35 @@ __all__ = [
 ]
 
 
+def assign_open_mqls(job: ImportJob) -> int:
+    """What the uploader asked for: the file's MQLs still open and unassigned go round robin
+    (history never does by itself). Answers how many got an owner."""
+    from funnel.assignment import lead_assign_round_robin
+    from leads.models import Lead
+    from leads.stages import Stage
+
+    open_mqls = (
+        Lead.objects.filter(
+            stage=Stage.MQL,
+            owner__isnull=True,
+            transitions__to_stage=Stage.MQL,
+            transitions__system_actor=job.system_actor,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    return sum(lead_assign_round_robin(lead_id=pk) is not None for pk in list(open_mqls))
+
+
 def run(job: ImportJob, token: str) -> ImportJob:
     if connection.vendor == "postgresql":
         run_postgresql(job, token)
     else:
         with timed(job, "batches"):
             run_orm(job, token)
+    if job.assign_open_mqls:
+        assign_open_mqls(job)
     progress(
         job,
         token,
