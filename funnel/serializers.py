@@ -2,6 +2,8 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Case, F, When
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leads.models import Lead
@@ -11,7 +13,7 @@ from leads.stages import Stage
 
 from .criteria import criteria_results
 from .lifecycle import ENTRY_STAGES
-from .models import ReasonCode
+from .models import Opportunity, ReasonCode
 
 
 class CriterionSerializer(serializers.Serializer):
@@ -59,14 +61,45 @@ class LeadSerializer(serializers.ModelSerializer):
         }
 
 
+# --- the lead's deal (contract v2, "Deals") ---
+class DealSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
+    pipeline_stage = serializers.CharField(source="pipeline_stage.slug")
+    expected_close = serializers.DateField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.ChoiceField(choices=Opportunity.Status.choices)
+
+
+def lead_deal(lead):
+    """The lead's deal: the open one, else the last one closed; None when it has none."""
+    return (
+        Opportunity.objects.filter(lead=lead)
+        .select_related("owner", "pipeline_stage")
+        .order_by(
+            Case(When(status=Opportunity.Status.OPEN, then=0), default=1),
+            F("closed_at").desc(nulls_last=True),
+            "-created_at",
+            "-pk",
+        )
+        .first()
+    )
+
+
 class LeadDetailSerializer(LeadSerializer):
     criteria = serializers.SerializerMethodField()
+    deal = serializers.SerializerMethodField()
 
     class Meta(LeadSerializer.Meta):
-        fields = (*LeadSerializer.Meta.fields, "criteria")
+        fields = (*LeadSerializer.Meta.fields, "criteria", "deal")
 
     def get_criteria(self, lead) -> list[dict]:
         return CriterionSerializer(criteria_results(lead), many=True).data
+
+    @extend_schema_field(DealSerializer(allow_null=True))
+    def get_deal(self, lead) -> dict | None:
+        deal = lead_deal(lead)
+        return DealSerializer(deal).data if deal is not None else None
 
 
 class LeadWriteSerializer(serializers.Serializer):

@@ -214,3 +214,35 @@ def test_the_api_refuses_an_outcome_it_cannot_write(api, manager):
         "Only an outcome (nurture or junk) names the stage it reached"
         in (response.json()["detail"])
     )
+
+
+def test_the_lead_api_and_the_pipeline_show_the_imported_deals(
+    engine, api, manager, rep, django_capture_on_commit_callbacks
+):
+    from funnel.pipeline import pipeline_board
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_csv(MAVEN, user=manager, dayfirst=False, owner_choices={"Nobody Known": "rep"})
+    assert job.failed == 0
+    won = Lead.objects.get(external_id="O1")
+    body = api(manager).get(f"/api/leads/{won.pk}/").json()
+    assert body["deal"] == {
+        "amount": "1054.00",
+        "owner": None,  # "Anna Reppe" matches nobody here, and was not chosen
+        "pipeline_stage": "discovery",
+        "expected_close": "2017-01-15",
+        "closed_at": body["deal"]["closed_at"],
+        "status": "won",
+    }
+    assert body["deal"]["closed_at"].startswith("2017-01-15")
+    lost = Lead.objects.get(external_id="O2")
+    assert api(manager).get(f"/api/leads/{lost.pk}/").json()["deal"]["owner"] == "rep"
+    fresh = lead_create(system_actor="test", fields={"email": "x@example.com"})
+    assert api(manager).get(f"/api/leads/{fresh.pk}/").json()["deal"] is None
+    # The pipeline and the funnel agree: every lead in opportunity has its open deal there.
+    board = pipeline_board(manager)
+    assert sum(column.count for column in board) == 2
+    assert Lead.objects.filter(stage="opportunity").count() == 2
+    page = api(manager).get("/api/funnel/").json()
+    assert page["stages"]["opportunity"] == 2
+    assert page["reached"]["opportunity"] == 4 and page["reached"]["customer"] == 1
