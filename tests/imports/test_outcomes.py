@@ -246,3 +246,15 @@ def test_the_lead_api_and_the_pipeline_show_the_imported_deals(
     page = api(manager).get("/api/funnel/").json()
     assert page["stages"]["opportunity"] == 2
     assert page["reached"]["opportunity"] == 4 and page["reached"]["customer"] == 1
+
+
+def test_imported_won_revenue_shows_on_the_campaign_scoreboard(
+    engine, manager, campaign, django_capture_on_commit_callbacks
+):
+    from funnel.dashboards.selectors import funnel_scope, scoreboard
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_csv(MAVEN, user=manager, dayfirst=False, campaign=campaign)
+    assert job.failed == 0
+    [row] = [r for r in scoreboard(funnel_scope(user=manager)) if r["won_amount"]]
+    assert row["won_amount"] == Decimal("1054.00")
