@@ -147,13 +147,15 @@ def test_a_marketers_sales_stage_rows_on_existing_leads_are_row_errors(engine, m
 def test_the_past_does_not_fire(engine, marketer, rep, manager, smtp_server):
     WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 1})
     job = import_csv(
-        "Email,Stage,Since\n"
+        "Email,Stage,Stage Date\n"
         "a@example.com,mql,2017-01-01\n"
         "b@example.com,mql,2017-02-01\n"
         "c@example.com,Lost,2017-03-01\n",
         user=marketer,
     )
     assert (job.created, job.failed) == (3, 0), errors_of(job)
+    # Years past the SLA, yet no breach.
+    assert Lead.objects.get(email="a@example.com").stage_changed_at == day("2017-01-01")
     assert sla_breaches_find() == []
     assert SlaBreach.objects.count() == 0
     assert smtp_server.messages == [] and mail.outbox == []
@@ -258,3 +260,25 @@ def test_imported_won_revenue_shows_on_the_campaign_scoreboard(
     assert job.failed == 0
     [row] = [r for r in scoreboard(funnel_scope(user=manager)) if r["won_amount"]]
     assert row["won_amount"] == Decimal("1054.00")
+
+
+def test_the_dashboard_counts_no_breach_for_imported_mqls(
+    engine, marketer, manager, django_capture_on_commit_callbacks
+):
+    from funnel.dashboards.selectors import dashboard_numbers, funnel_scope
+
+    WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 24})
+    with django_capture_on_commit_callbacks(execute=True):
+        import_csv(
+            "Email,Stage,Stage Date\na@example.com,mql,2017-01-01\nb@example.com,mql,2017-02-01\n",
+            user=marketer,
+        )
+        # A live MQL waiting since 2020: a breach.
+        lead_create(
+            system_actor="test",
+            fields={"email": "live@example.com"},
+            stage="mql",
+            at=day("2020-01-01"),
+        )
+    handoff = dashboard_numbers(funnel_scope(user=manager))["handoff"]
+    assert (handoff["waiting"], handoff["breaches"]) == (3, 1)
