@@ -42,6 +42,8 @@ leads_imported = Signal()
 leads_importing = Signal()
 
 IMPORT_VERB = "import"
+# The key a story's log rows carry in `data` (their verbs are lose, win, disqualify...).
+IMPORTED = "imported"
 
 # The order an import moves leads in: a lead moves to a stage later in this tuple, never to
 # an earlier one. The forward path first; a lost deal (nurture) and junk after it; a won
@@ -578,6 +580,8 @@ def _tell_stories(
                     at=at,
                     reason_id=reasons.get(reason),
                     campaign_id=campaign_id,
+                    # History, whatever its verb: the nurture reconciler and the like skip it.
+                    data={IMPORTED: True},
                 )
             )
         reached_deal = story.get("reached") == Stage.OPPORTUNITY

@@ -61,6 +61,7 @@ class ImportListCreate(generics.ListAPIView):
                 dayfirst=data.get("dayfirst"),
                 on_duplicate=data["on_duplicate"],
                 assign_open_mqls=data["assign_open_mqls"],
+                enrol_nurture=data["enrol_nurture"],
                 owner_choices=data.get("deal_owners"),
                 start=True,
             )

@@ -95,6 +95,13 @@ class MappingForm(forms.Form):
         "not reach the reps' queue owners, and imported MQLs raise no SLA breach.",
     )
 
+    enrol_nurture = forms.BooleanField(
+        required=False,
+        label="Enrol the leads that ended in nurture",
+        help_text="Start their nurture programme now (by the stage they left and the reason). "
+        "Left off, historic losses get no nurture e-mail.",
+    )
+
     def __init__(
         self,
         *args,
@@ -110,6 +117,7 @@ class MappingForm(forms.Form):
             "on_duplicate": job.on_duplicate,
             "default_stage": job.default_stage,
             "assign_open_mqls": job.assign_open_mqls,
+            "enrol_nurture": job.enrol_nurture,
         }
         super().__init__(*args, initial=initial, **kwargs)
         self.job = job
@@ -180,5 +188,6 @@ class MappingForm(forms.Form):
             "on_duplicate": data["on_duplicate"],
             "default_stage": data["default_stage"],
             "assign_open_mqls": data["assign_open_mqls"],
+            "enrol_nurture": data["enrol_nurture"],
             "owner_choices": {owner: data[field.name] for field, owner, _rows in self.owner_fields},
         }

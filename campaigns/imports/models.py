@@ -51,6 +51,10 @@ class ImportJob(models.Model):
     assign_open_mqls = models.BooleanField(
         default=False, help_text="Hand the file's open, unassigned MQLs round robin when done."
     )
+    enrol_nurture = models.BooleanField(
+        default=False,
+        help_text="Enrol the file's leads that ended in nurture in their nurture programme.",
+    )
     owner_choices = models.JSONField(
         default=dict,
         blank=True,

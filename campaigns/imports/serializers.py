@@ -38,6 +38,10 @@ class ImportCreateSerializer(serializers.Serializer):
     assign_open_mqls = serializers.BooleanField(
         default=False, help_text="Hand the file's open, unassigned MQLs round robin."
     )
+    enrol_nurture = serializers.BooleanField(
+        default=False,
+        help_text="Enrol the file's leads that ended in nurture in their programme.",
+    )
     deal_owners = JSONObjectField(
         required=False,
         help_text='{"owner name in the file": "username" or ""}: for names matching no user '
@@ -79,6 +83,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "failed",
             "failure",
             "assign_open_mqls",
+            "enrol_nurture",
             "errors",
             "error_report_url",
         )

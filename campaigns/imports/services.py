@@ -159,6 +159,7 @@ def import_job_create(
     dayfirst: bool | None = None,
     on_duplicate: str = ImportJob.OnDuplicate.UPDATE,
     assign_open_mqls: bool = False,
+    enrol_nurture: bool = False,
     owner_choices: dict | None = None,
     start: bool = False,
 ) -> ImportJob:
@@ -210,6 +211,7 @@ def import_job_create(
         on_duplicate=on_duplicate,
         total=inspection.total,
         assign_open_mqls=bool(assign_open_mqls),
+        enrol_nurture=bool(enrol_nurture),
         owner_choices={str(k): str(v or "") for k, v in (owner_choices or {}).items()},
     )
     # From the sample here (the request stays quick); the mapping page reads the whole file.
@@ -239,6 +241,7 @@ def import_job_set_mapping(
     on_duplicate: str,
     default_stage: str,
     assign_open_mqls: bool | None = None,
+    enrol_nurture: bool | None = None,
     owner_choices: dict | None = None,
 ) -> list[str]:
     """Keep the choices of the mapping page; answers the problems that stop a start."""
@@ -255,6 +258,9 @@ def import_job_set_mapping(
     if assign_open_mqls is not None:
         job.assign_open_mqls = assign_open_mqls
         fields.append("assign_open_mqls")
+    if enrol_nurture is not None:
+        job.enrol_nurture = enrol_nurture
+        fields.append("enrol_nurture")
     if owner_choices is not None:
         job.owner_choices = owner_choices
         fields.append("owner_choices")

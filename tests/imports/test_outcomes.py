@@ -145,15 +145,22 @@ def test_a_marketers_sales_stage_rows_on_existing_leads_are_row_errors(engine, m
 
 
 def test_the_past_does_not_fire(engine, marketer, rep, manager, smtp_server):
+    from campaigns.nurture.services import enrollments_reconcile, programme_create
+
     WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 1})
+    programme_create(name="Lost deals", exits=["opportunity", "mql"], reasons=[])
+    recent = (dt.date.today() - dt.timedelta(days=2)).isoformat()
     job = import_csv(
         "Email,Stage,Stage Date\n"
         "a@example.com,mql,2017-01-01\n"
         "b@example.com,mql,2017-02-01\n"
-        "c@example.com,Lost,2017-03-01\n",
+        "c@example.com,Lost,2017-03-01\n"
+        f"d@example.com,Lost,{recent}\n",
         user=marketer,
     )
-    assert (job.created, job.failed) == (3, 0), errors_of(job)
+    assert (job.created, job.failed) == (4, 0), errors_of(job)
+    # A recent loss is history too: the nurture reconciler leaves it.
+    assert enrollments_reconcile(now=dt.datetime.now(dt.UTC), grace=dt.timedelta(0)) == 0
     # Years past the SLA, yet no breach.
     assert Lead.objects.get(email="a@example.com").stage_changed_at == day("2017-01-01")
     assert sla_breaches_find() == []
@@ -282,3 +289,23 @@ def test_the_dashboard_counts_no_breach_for_imported_mqls(
         )
     handoff = dashboard_numbers(funnel_scope(user=manager))["handoff"]
     assert (handoff["waiting"], handoff["breaches"]) == (3, 1)
+
+
+def test_it_enrols_the_historic_losses_when_asked(engine, marketer):
+    from campaigns.nurture.services import programme_create
+
+    lost_deals = programme_create(name="Lost deals", exits=["opportunity"], reasons=["price"])
+    job = import_csv(
+        "Email,Stage\na@example.com,Gone\nb@example.com,Cold\nc@example.com,mql\n",
+        user=marketer,
+        stage_values={
+            "Gone": {"stage": "nurture", "reached": "opportunity", "reason": "price"},
+            "Cold": {"stage": "nurture", "reached": "mql", "reason": "no_budget"},
+        },
+        enrol_nurture=True,
+    )
+    assert (job.created, job.failed) == (3, 0), errors_of(job)
+    # The lost deal matches the programme; the rejected MQL matches none.
+    [enrollment] = Enrollment.objects.all()
+    assert (enrollment.lead.email, enrollment.programme) == ("a@example.com", lost_deals)
+    assert (enrollment.from_stage, enrollment.reason) == ("opportunity", "price")
