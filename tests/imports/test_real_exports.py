@@ -155,12 +155,21 @@ def test_olist_mqls_and_closed_deals(marketer, manager):
     job = import_file(mqls_path, user=marketer, default_stage="mql")
     assert job.mapping["first_contact_date"] == "created_at" and job.dayfirst is True
     assert (job.created, job.failed) == (len(mqls), 0), errors_of(job)[:5]
+    deal_mapping = {"external_id": "mql_id", "stage_at": "won_date"}
+    # The marketer may not bring the closed deals: sales stages of existing leads are row
+    # errors that say why.
+    refused = import_file(deals_path, user=marketer, default_stage="customer", mapping=deal_mapping)
+    assert (refused.created, refused.updated, refused.failed) == (0, 0, len(deals))
+    assert "an import by a marketer moves existing leads up to MQL only" in (
+        refused.row_errors.first().message
+    )
+    assert not Lead.objects.exclude(stage="mql").exists()
     # A manager brings the closed deals: the MQLs became customers on their won date.
     job = import_file(
         deals_path,
         user=manager,
         default_stage="customer",
-        mapping={"external_id": "mql_id", "stage_at": "won_date"},
+        mapping=deal_mapping,
     )
     assert (job.created, job.updated, job.failed) == (0, len(deals), 0), errors_of(job)[:5]
 
