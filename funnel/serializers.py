@@ -2,7 +2,6 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Case, F, When
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,6 +13,7 @@ from leads.stages import Stage
 from .criteria import criteria_results
 from .lifecycle import ENTRY_STAGES
 from .models import Opportunity, ReasonCode
+from .pipeline import lead_deal
 
 
 class CriterionSerializer(serializers.Serializer):
@@ -69,21 +69,6 @@ class DealSerializer(serializers.Serializer):
     expected_close = serializers.DateField()
     closed_at = serializers.DateTimeField(allow_null=True)
     status = serializers.ChoiceField(choices=Opportunity.Status.choices)
-
-
-def lead_deal(lead):
-    """The lead's deal: the open one, else the last one closed; None when it has none."""
-    return (
-        Opportunity.objects.filter(lead=lead)
-        .select_related("owner", "pipeline_stage")
-        .order_by(
-            Case(When(status=Opportunity.Status.OPEN, then=0), default=1),
-            F("closed_at").desc(nulls_last=True),
-            "-created_at",
-            "-pk",
-        )
-        .first()
-    )
 
 
 class LeadDetailSerializer(LeadSerializer):

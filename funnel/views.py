@@ -12,6 +12,7 @@ from . import services
 from .errors import TransitionError
 from .forms import TransitionForm
 from .lifecycle import rule_for
+from .pipeline import lead_deal
 from .selectors import actions_for, funnel_snapshot, lead_history, snapshot_rows
 from .workspace_selectors import lead_workspace_context
 
@@ -36,6 +37,7 @@ def _lead_page(request, lead, *, bound: TransitionForm | None = None, status: in
             "history": lead_history(lead),
             "action_forms": forms,
             **lead_workspace_context(lead),
+            "deal": lead_deal(lead),
         },
         status=status,
     )

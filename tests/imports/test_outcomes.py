@@ -246,6 +246,13 @@ def test_the_lead_api_and_the_pipeline_show_the_imported_deals(
     assert body["deal"]["closed_at"].startswith("2017-01-15")
     lost = Lead.objects.get(external_id="O2")
     assert api(manager).get(f"/api/leads/{lost.pk}/").json()["deal"]["owner"] == "rep"
+    # The lead page shows the deal too.
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(manager)
+    text = browser.get(f"/leads/{lost.pk}/").content.decode()
+    assert 'data-deal-status="lost"' in text and "Lost on 2017-03-01" in text
     fresh = lead_create(system_actor="test", fields={"email": "x@example.com"})
     assert api(manager).get(f"/api/leads/{fresh.pk}/").json()["deal"] is None
     # The pipeline and the funnel agree: every lead in opportunity has its open deal there.
