@@ -308,29 +308,30 @@ def leads_import_merge(
 
         cursor.execute(sql.SQL("SELECT id FROM {}").format(created_table))
         created_ids = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            sql.SQL(
-                "SELECT n.id, '', b.stage, coalesce(b.stage_at, %(now)s), b.story FROM {n} n"
-                " JOIN {b} b ON b.ident = n.ident WHERE b.story IS NOT NULL"
-                " UNION ALL SELECT b.lead_id, b.old_stage, l.stage, l.stage_changed_at, b.story"
-                " FROM {b} b JOIN {lead} l ON l.id = b.lead_id"
-                " WHERE b.changed AND b.story IS NOT NULL AND l.stage <> b.old_stage"
-            ).format(n=created_table, b=batch, lead=lead),
-            params,
-        )
-        # Django reads jsonb as text from a raw cursor.
-        stories = [
-            Story(*row[:4], json.loads(row[4]) if isinstance(row[4], str) else row[4])
-            for row in cursor.fetchall()
-        ]
-        if stories:
-            _tell_stories(
-                stories,
-                system_actor=system_actor,
-                campaign_id=campaign_id,
-                now=now,
-                owners=owners or DealOwners({}),
+        if has_stories:
+            cursor.execute(
+                sql.SQL(
+                    "SELECT n.id, '', b.stage, coalesce(b.stage_at, %(now)s), b.story FROM {n} n"
+                    " JOIN {b} b ON b.ident = n.ident WHERE b.story IS NOT NULL"
+                    " UNION ALL SELECT b.lead_id, b.old_stage, l.stage, l.stage_changed_at, b.story"
+                    " FROM {b} b JOIN {lead} l ON l.id = b.lead_id"
+                    " WHERE b.changed AND b.story IS NOT NULL AND l.stage <> b.old_stage"
+                ).format(n=created_table, b=batch, lead=lead),
+                params,
             )
+            # Django reads jsonb as text from a raw cursor.
+            stories = [
+                Story(*row[:4], json.loads(row[4]) if isinstance(row[4], str) else row[4])
+                for row in cursor.fetchall()
+            ]
+            if stories:
+                _tell_stories(
+                    stories,
+                    system_actor=system_actor,
+                    campaign_id=campaign_id,
+                    now=now,
+                    owners=owners or DealOwners({}),
+                )
         cursor.execute(
             sql.SQL(
                 "SELECT count(*) FILTER (WHERE changed),"
