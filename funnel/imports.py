@@ -483,6 +483,28 @@ def story_rows(
     rank = {s: i for i, s in enumerate(FORWARD)}
     rows = []
     current = old_stage
+    # Dates per stage (MQL date, SQL date...): forward rows through each stage the file
+    # dates, between where the lead is and where it got (never after the last row's date).
+    furthest = reached if stage in (Stage.NURTURE, Stage.JUNK) else stage
+    waypoints = [
+        (s, min(_when(story[f"{s}_at"]), at))
+        for s in (Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
+        if story.get(f"{s}_at")
+        and furthest in rank
+        and rank[s] < rank[furthest]
+        and (current == "" or (current in rank and rank[current] < rank[s]))
+    ]
+    if waypoints:
+        if current == "" and created and created < waypoints[0][1]:
+            rows.append(("", Stage.SUSPECT, IMPORT_VERB, created, ""))
+            current = Stage.SUSPECT
+        last = rows[-1][3] if rows else None
+        for s, when in waypoints:
+            when = max(when, last) if last else when
+            rows.append((current, s, IMPORT_VERB, when, ""))
+            current, last = s, when
+        created = None  # the entry is told
+        entry_at = last  # a stage reached without its own date: no earlier than the last
     if stage in (Stage.NURTURE, Stage.JUNK) and reached in rank:
         if current == "" or (current in rank and rank[current] < rank[reached]):
             rows.append((current, reached, IMPORT_VERB, entry_at, ""))

@@ -27,6 +27,10 @@ TARGETS: tuple[tuple[str, str], ...] = (
     ("stage", "Stage"),
     ("stage_at", "Stage date"),
     ("created_at", "Created date (entered the funnel)"),
+    ("mql_at", "Date it became an MQL"),
+    ("sal_at", "Date it became an SAL"),
+    ("sql_at", "Date it became an SQL"),
+    ("opportunity_at", "Date it became an opportunity"),
     ("amount", "Deal amount"),
     ("deal_owner", "Deal owner (username, e-mail or name)"),
     ("pipeline_stage", "Deal pipeline stage"),
@@ -37,7 +41,15 @@ TARGETS: tuple[tuple[str, str], ...] = (
 TARGET_NAMES = {target for target, _ in TARGETS}
 FIELD_TARGETS = TARGET_NAMES - {ATTRIBUTE, IGNORE}
 # Targets that tell the lead's story (its dates and its deal) rather than fill a lead field.
-STORY_TARGETS = ("created_at", "amount", "deal_owner", "pipeline_stage", "close_date")
+STAGE_DATE_TARGETS = ("mql_at", "sal_at", "sql_at", "opportunity_at")
+STORY_TARGETS = (
+    "created_at",
+    *STAGE_DATE_TARGETS,
+    "amount",
+    "deal_owner",
+    "pipeline_stage",
+    "close_date",
+)
 
 
 def normalise_header(name: str) -> str:
@@ -126,6 +138,15 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "first contact date",
         "engage date",
     ),
+    "mql_at": (
+        "mql date",
+        "became a marketing qualified lead date",
+        "marketing qualified date",
+        "date became mql",
+    ),
+    "sal_at": ("sal date", "accepted date", "became a sales accepted lead date"),
+    "sql_at": ("sql date", "became a sales qualified lead date", "qualified date"),
+    "opportunity_at": ("opportunity date", "became an opportunity date", "converted date"),
     "amount": ("amount", "deal amount", "close value", "deal value", "opportunity amount"),
     "deal_owner": ("deal owner", "sales agent", "opportunity owner", "owner", "sales rep"),
     "pipeline_stage": ("pipeline stage", "deal pipeline stage", "opportunity stage"),

@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from leads.models import Lead
 
-from .mapping import ATTRIBUTE, DEFAULT_VALUES, IGNORE, normalise_header
+from .mapping import (
+    ATTRIBUTE,
+    DEFAULT_VALUES,
+    IGNORE,
+    STAGE_DATE_TARGETS,
+    STORY_TARGETS,
+    normalise_header,
+)
 
 TRUE_VALUES = {"yes", "y", "true", "t", "1", "x", "on"}
 FALSE_VALUES = {"no", "n", "false", "f", "0", "off"}
@@ -138,13 +145,7 @@ class RowCleaner:
             normalise_header(value): stage for value, stage in (stage_values or {}).items() if stage
         }
         # Whether a mapped value the file has no column for could still need a story.
-        self.story_targets = {t for _, _, t, _ in self.plan} & {
-            "created_at",
-            "amount",
-            "deal_owner",
-            "pipeline_stage",
-            "close_date",
-        }
+        self.story_targets = {t for _, _, t, _ in self.plan} & set(STORY_TARGETS)
         self.default_stage = default_stage
         self.dayfirst = dayfirst
         self.max_cell = max_cell
@@ -221,7 +222,7 @@ class RowCleaner:
                     stage_at = parse_when(value, self.dayfirst)
                 except ValueError:
                     errors.append((column, f"{value!r} is not a date."))
-            elif target in ("created_at", "close_date"):
+            elif target in ("created_at", "close_date", *STAGE_DATE_TARGETS):
                 try:
                     when = parse_when(value, self.dayfirst)
                 except ValueError:
@@ -275,7 +276,11 @@ class RowCleaner:
             if stage_at is None:
                 # The date of the last row: when it was won or lost, else when it entered.
                 ends = stage in ("customer", "nurture", "junk")
-                final = (ends and story.get("close_date")) or story.get("created_at")
+                final = (
+                    (ends and story.get("close_date"))
+                    or story.get(f"{stage}_at")
+                    or story.get("created_at")
+                )
                 stage_at = dt.datetime.fromisoformat(final) if final else None
             return CleanRow(line, values, stage, stage_at, errors, story)
         return CleanRow(line, values, stage, stage_at, errors)

@@ -316,3 +316,44 @@ def test_it_enrols_the_historic_losses_when_asked(engine, marketer):
     [enrollment] = Enrollment.objects.all()
     assert (enrollment.lead.email, enrollment.programme) == ("a@example.com", lost_deals)
     assert (enrollment.from_stage, enrollment.reason) == ("opportunity", "price")
+
+
+def test_dates_per_stage_give_a_forward_row_each(engine, manager):
+    job = import_csv(
+        "Email,Lifecycle Stage,Create Date,Became a Marketing Qualified Lead Date,"
+        "Became a Sales Qualified Lead Date,Became a Customer Date\n"
+        "a@example.com,customer,2024-01-01,2024-01-05,2024-01-20,2024-02-01\n"
+        "b@example.com,marketingqualifiedlead,2024-01-02,2024-01-09,,\n"
+        "c@example.com,Lost,2024-01-03,2024-01-04,2024-01-10,2024-03-01\n",
+        user=manager,
+        mapping={
+            "email": "Email",
+            "stage": "Lifecycle Stage",
+            "created_at": "Create Date",
+            "mql_at": "Became a Marketing Qualified Lead Date",
+            "sql_at": "Became a Sales Qualified Lead Date",
+            "stage_at": "Became a Customer Date",
+        },
+    )
+    assert (job.created, job.failed) == (3, 0), errors_of(job)
+    a, b, c = (Lead.objects.get(email=f"{x}@example.com") for x in "abc")
+    assert [(f, t, v, at) for f, t, v, at, _ in story(a)] == [
+        ("", "suspect", "import", day("2024-01-01")),
+        ("suspect", "mql", "import", day("2024-01-05")),
+        ("mql", "sql", "import", day("2024-01-20")),
+        ("sql", "customer", "import", day("2024-02-01")),
+    ]
+    assert [(f, t, at) for f, t, _, at, _ in story(b)] == [
+        ("", "suspect", day("2024-01-02")),
+        ("suspect", "mql", day("2024-01-09")),
+    ]
+    # Lost after opportunity: through MQL and SQL at their dates, into opportunity no
+    # earlier than the last date known, lost at the file's date.
+    assert [(f, t, v, at) for f, t, v, at, _ in story(c)] == [
+        ("", "suspect", "import", day("2024-01-03")),
+        ("suspect", "mql", "import", day("2024-01-04")),
+        ("mql", "sql", "import", day("2024-01-10")),
+        ("sql", "opportunity", "import", day("2024-01-10")),
+        ("opportunity", "nurture", "lose", day("2024-03-01")),
+    ]
+    assert (b.stage_changed_at, a.opportunities.get().status) == (day("2024-01-09"), "won")
