@@ -204,7 +204,8 @@ def leads_import_merge(
 
         if not resolved:
             resolve()
-        if limit_existing:
+        if limit_existing and on_duplicate == "update":
+            # (With `skip` an existing lead is left as it is: nothing to refuse.)
             cursor.execute(
                 sql.SQL(
                     "UPDATE {b} SET lost = true, lead_id = NULL, refusal = 'This row would move"

@@ -357,3 +357,10 @@ def test_dates_per_stage_give_a_forward_row_each(engine, manager):
         ("opportunity", "nurture", "lose", day("2024-03-01")),
     ]
     assert (b.stage_changed_at, a.opportunities.get().status) == (day("2024-01-09"), "won")
+
+
+def test_a_marketers_skip_import_leaves_existing_leads_without_errors(engine, marketer):
+    lead_create(system_actor="test", fields={"email": "old@example.com"}, stage="mql")
+    job = import_csv("Email,Stage\nold@example.com,customer\n", user=marketer, on_duplicate="skip")
+    assert (job.created, job.updated, job.skipped, job.failed) == (0, 0, 1, 0)
+    assert Lead.objects.get(email="old@example.com").stage == "mql"
