@@ -131,7 +131,7 @@ def undecided_stage_values(job: ImportJob) -> list[str]:
 def unmatched_deal_owners(job: ImportJob) -> dict[str, int]:
     """{owner name in the file: rows} for the names that match no user: the mapping page
     asks what to do with each (a user, or unassigned)."""
-    from funnel.imports import deal_owner_matches
+    from funnel.import_stories import deal_owner_matches
 
     counts = file_value_counts(job, "deal_owner")
     matches = deal_owner_matches(list(counts))

@@ -7,7 +7,7 @@ import uuid
 from django.conf import settings
 from django.utils import timezone
 
-from funnel.imports import DealOwners
+from funnel.import_stories import DealOwners
 from leads.roles import is_manager
 
 from ..mapping import IGNORE, STORY_TARGETS
