@@ -18,6 +18,7 @@ scoring reactions for history); `leads_imported` is sent once per batch on commi
 """
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from functools import partial
 
@@ -29,7 +30,10 @@ from leads.fields import IMPORT_FILL_FIELDS, TEXT_FIELDS, TOUCH_IMPORT_FIELDS
 from leads.models import Lead
 from leads.stages import Stage
 
+from .import_stories import IMPORT_VERB, IMPORTED, DealOwners, Story, tell_stories
 from .models import Transition
+
+__all__ = ["IMPORTED", "IMPORT_VERB", "DealOwners", "Story"]
 
 # Sent on commit after each batch of an import, with keyword arguments:
 # created (list of lead ids), moved (list of lead ids) and system_actor.
@@ -38,7 +42,6 @@ leads_imported = Signal()
 # commit with the batch or not at all (a task message in the outbox).
 leads_importing = Signal()
 
-IMPORT_VERB = "import"
 
 # The order an import moves leads in: a lead moves to a stage later in this tuple, never to
 # an earlier one. The forward path first; a lost deal (nurture) and junk after it; a won
@@ -78,7 +81,24 @@ BATCH_COLUMNS = (
     ("old_stage", "text"),
     ("changed", "boolean NOT NULL DEFAULT false"),
     ("lost", "boolean NOT NULL DEFAULT false"),
+    # The row's story (see `story_rows`), or NULL for a plain move: one log row, no deal.
+    ("story", "jsonb"),
+    # Why the row may not be written (the uploader's authority), with `lost`.
+    ("refusal", "text"),
 )
+
+# Stages an import by someone who is not a manager may move an EXISTING lead to: marketing's
+# own. Sales stages of existing leads are sales' decisions (accept, qualify, convert, win,
+# lose); an import by a manager or an admin may write them.
+MARKETING_TARGETS = (Stage.SUSPECT, Stage.MQL)
+
+
+def authority_refusal(old_stage: str, stage: str) -> str:
+    return (
+        f"This row would move an existing lead from {old_stage} to {stage}; an import by a "
+        "marketer moves existing leads up to MQL only (sales stages are sales' decisions): "
+        "ask a manager to import it."
+    )
 
 
 def moves_forward(current: str, target: str) -> bool:
@@ -129,6 +149,8 @@ def leads_import_merge(
     campaign_id: int | None,
     now: dt.datetime,
     resolved: bool = False,
+    limit_existing: bool = False,
+    owners: "DealOwners | None" = None,
 ) -> MergeCounts:
     """Merge the batch in `table` (columns BATCH_COLUMNS) into the leads, in the caller's
     transaction (`resolved`: the caller filled `lead_id` and `old_stage` of the rows whose
@@ -152,13 +174,31 @@ def leads_import_merge(
                 cursor.execute(
                     sql.SQL(
                         "UPDATE {b} SET lead_id = l.id, old_stage = l.stage FROM {lead} l"
-                        " WHERE {b}.lead_id IS NULL AND {b}.{c} IS NOT NULL"
+                        " WHERE {b}.lead_id IS NULL AND NOT {b}.lost AND {b}.{c} IS NOT NULL"
                         " AND l.{c} = {b}.{c}{extra}"
                     ).format(b=batch, lead=lead, c=sql.Identifier(column), extra=extra)
                 )
 
         if not resolved:
             resolve()
+        if limit_existing and on_duplicate == "update":
+            # (With `skip` an existing lead is left as it is: nothing to refuse.)
+            cursor.execute(
+                sql.SQL(
+                    "UPDATE {b} SET lost = true, lead_id = NULL, refusal = 'This row would move"
+                    " an existing lead from ' || old_stage || ' to ' || stage || '; an import by"
+                    " a marketer moves existing leads up to MQL only (sales stages are sales''"
+                    " decisions): ask a manager to import it.'"
+                    " WHERE lead_id IS NOT NULL AND NOT (stage = ANY(%(allowed)s))"
+                    " AND array_position(%(order)s::text[], stage)"
+                    " > array_position(%(order)s::text[], old_stage)"
+                ).format(b=batch),
+                {"allowed": list(MARKETING_TARGETS), "order": list(IMPORT_ORDER)},
+            )
+        cursor.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE story IS NOT NULL)").format(batch)
+        )
+        has_stories = cursor.fetchone()[0]
         cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(created_table))
         cursor.execute(
             sql.SQL(
@@ -179,13 +219,13 @@ def leads_import_merge(
             " SELECT email, external_id, {values}, company_size,"
             " coalesce(do_not_email, false), coalesce(attributes, '{{}}'::jsonb), stage,"
             " coalesce(stage_at, %(now)s), 0, %(now)s, %(now)s"
-            " FROM {b} WHERE lead_id IS NULL ORDER BY ident{conflict}"
+            " FROM {b} WHERE lead_id IS NULL AND NOT lost ORDER BY ident{conflict}"
             " RETURNING id, email, external_id, stage, stage_changed_at),"
             " logged AS ("
             " INSERT INTO {log} (lead_id, from_stage, to_stage, verb, actor_id,"
             " system_actor, at, reason_id, note, campaign_id, data)"
             " SELECT id, '', stage, %(verb)s, NULL, %(actor)s, stage_changed_at, NULL, '',"
-            " %(campaign)s, '{{}}'::jsonb FROM ins ORDER BY id)"
+            " %(campaign)s, '{{}}'::jsonb FROM ins{untold} ORDER BY id)"
             " INSERT INTO {new} (id, ident)"
             " SELECT id, CASE WHEN email IS NOT NULL THEN 'e:' || email"
             " ELSE 'x:' || external_id END FROM ins"
@@ -197,6 +237,14 @@ def leads_import_merge(
             "b": batch,
             "log": log,
             "new": created_table,
+            # A row with a story gets its log rows from `tell_stories`.
+            "untold": _NOTHING
+            if not has_stories
+            else sql.SQL(
+                " WHERE NOT EXISTS (SELECT 1 FROM {b} t WHERE t.story IS NOT NULL AND t.ident ="
+                " CASE WHEN ins.email IS NOT NULL THEN 'e:' || ins.email"
+                " ELSE 'x:' || ins.external_id END)"
+            ).format(b=batch),
         }
         try:
             # A plain insert first: ON CONFLICT's speculative insertion (a probe of every
@@ -212,7 +260,9 @@ def leads_import_merge(
                 {**params, "verb": IMPORT_VERB},
             )
         created = cursor.rowcount
-        cursor.execute(sql.SQL("SELECT count(*) FROM {} WHERE lead_id IS NULL").format(batch))
+        cursor.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE lead_id IS NULL AND NOT lost").format(batch)
+        )
         if cursor.fetchone()[0] > created:
             # Lost a race, or shares an external id with another row's new lead: find the
             # lead it belongs to; what is left cannot be imported.
@@ -236,6 +286,30 @@ def leads_import_merge(
 
         cursor.execute(sql.SQL("SELECT id FROM {}").format(created_table))
         created_ids = [row[0] for row in cursor.fetchall()]
+        if has_stories:
+            cursor.execute(
+                sql.SQL(
+                    "SELECT n.id, '', b.stage, coalesce(b.stage_at, %(now)s), b.story FROM {n} n"
+                    " JOIN {b} b ON b.ident = n.ident WHERE b.story IS NOT NULL"
+                    " UNION ALL SELECT b.lead_id, b.old_stage, l.stage, l.stage_changed_at, b.story"
+                    " FROM {b} b JOIN {lead} l ON l.id = b.lead_id"
+                    " WHERE b.changed AND b.story IS NOT NULL AND l.stage <> b.old_stage"
+                ).format(n=created_table, b=batch, lead=lead),
+                params,
+            )
+            # Django reads jsonb as text from a raw cursor.
+            stories = [
+                Story(*row[:4], json.loads(row[4]) if isinstance(row[4], str) else row[4])
+                for row in cursor.fetchall()
+            ]
+            if stories:
+                tell_stories(
+                    stories,
+                    system_actor=system_actor,
+                    campaign_id=campaign_id,
+                    now=now,
+                    owners=owners or DealOwners({}),
+                )
         cursor.execute(
             sql.SQL(
                 "SELECT count(*) FILTER (WHERE changed),"
@@ -308,12 +382,13 @@ def _update_existing(cursor, batch, lead, log, fills, params) -> list[int]:
             " UPDATE {lead} l SET {sets} FROM {b} b"
             " WHERE b.lead_id = l.id"
             " AND ({olds}) IS DISTINCT FROM ({news})"
-            " RETURNING l.id, b.old_stage, l.stage, l.stage_changed_at),"
+            " RETURNING l.id, b.old_stage, l.stage, l.stage_changed_at,"
+            " b.story IS NOT NULL AS told),"
             " logged AS ("
             " INSERT INTO {log} (lead_id, from_stage, to_stage, verb, actor_id, system_actor,"
             " at, reason_id, note, campaign_id, data)"
             " SELECT id, old_stage, stage, %(verb)s, NULL, %(actor)s, stage_changed_at, NULL,"
-            " '', %(campaign)s, '{{}}'::jsonb FROM upd WHERE stage <> old_stage"
+            " '', %(campaign)s, '{{}}'::jsonb FROM upd WHERE stage <> old_stage AND NOT told"
             " RETURNING lead_id)"
             " UPDATE {b} SET changed = true FROM upd WHERE upd.id = {b}.lead_id"
             " RETURNING {b}.lead_id, (SELECT count(*) FROM logged)"
@@ -357,6 +432,7 @@ class ImportRecord:
     created: bool = False
     changed: bool = False
     error: str = ""
+    story: dict | None = None  # see Story; None for a plain move
 
 
 def leads_import_records(
@@ -367,6 +443,8 @@ def leads_import_records(
     system_actor: str,
     campaign_id: int | None,
     now: dt.datetime,
+    limit_existing: bool = False,
+    owners: DealOwners | None = None,
 ) -> MergeCounts:
     """The ORM twin of `leads_import_merge`, in the caller's transaction. Sets `lead_id`,
     `created`, `changed` (and `error` when a row cannot be imported) on each record."""
@@ -383,6 +461,7 @@ def leads_import_records(
     changed_leads: dict[int, Lead] = {}
     log_rows: list[Transition] = []
     moved_ids: list[int] = []
+    stories: list[Story] = []
     for record in records:
         email = record.values.get("email")
         external_id = record.values.get("external_id")
@@ -404,6 +483,15 @@ def leads_import_records(
             if external_id:
                 by_external[external_id] = lead
             continue
+        if (
+            limit_existing
+            and existing.pk is not None
+            and on_duplicate == "update"
+            and moves_forward(existing.stage, record.stage)
+            and record.stage not in MARKETING_TARGETS
+        ):
+            record.error = authority_refusal(existing.stage, record.stage)
+            continue
         record.lead_id = existing.pk
         if existing.pk is None:
             # A second identity of a lead this batch creates: it merges into that one.
@@ -418,18 +506,29 @@ def leads_import_records(
         if moves_forward(old_stage, record.stage):
             existing.stage = record.stage
             existing.stage_changed_at = max(record.stage_at or now, existing.stage_changed_at)
-            log_rows.append(
-                Transition(
-                    lead=existing,
-                    from_stage=old_stage,
-                    to_stage=record.stage,
-                    verb=IMPORT_VERB,
-                    system_actor=system_actor[:150],
-                    at=existing.stage_changed_at,
-                    campaign_id=campaign_id,
-                )
-            )
             moved_ids.append(existing.pk)
+            if record.story is not None:
+                stories.append(
+                    Story(
+                        existing.pk,
+                        old_stage,
+                        record.stage,
+                        existing.stage_changed_at,
+                        record.story,
+                    )
+                )
+            else:
+                log_rows.append(
+                    Transition(
+                        lead=existing,
+                        from_stage=old_stage,
+                        to_stage=record.stage,
+                        verb=IMPORT_VERB,
+                        system_actor=system_actor[:150],
+                        at=existing.stage_changed_at,
+                        campaign_id=campaign_id,
+                    )
+                )
         if (tuple(getattr(existing, f) for f in fills), existing.stage) != before:
             record.changed = True
             changed_leads[existing.pk] = existing
@@ -439,6 +538,9 @@ def leads_import_records(
         for (record, _), lead in zip(new_leads, created, strict=True):
             record.lead_id = lead.pk
             record.created = True
+            if record.story is not None:
+                stories.append(Story(lead.pk, "", lead.stage, lead.stage_changed_at, record.story))
+                continue
             log_rows.append(
                 Transition(
                     lead=lead,
@@ -465,6 +567,14 @@ def leads_import_records(
         )
     if log_rows:
         Transition.objects.bulk_create(log_rows)
+    if stories:
+        tell_stories(
+            stories,
+            system_actor=system_actor,
+            campaign_id=campaign_id,
+            now=now,
+            owners=owners or DealOwners({}),
+        )
     created_ids = [record.lead_id for record, _ in new_leads]
     for record in records:
         if record.created:

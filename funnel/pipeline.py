@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 
 from leads.roles import has_role, is_manager
 from leads.selectors import can_act_on, ownership_refusal
@@ -36,6 +36,21 @@ class PipelineColumn:
     count: int
     total: Decimal
     weighted: Decimal
+
+
+def lead_deal(lead):
+    """The lead's deal: the open one, else the last one closed; None when it has none."""
+    return (
+        Opportunity.objects.filter(lead=lead)
+        .select_related("owner", "pipeline_stage")
+        .order_by(
+            Case(When(status=Opportunity.Status.OPEN, then=0), default=1),
+            F("closed_at").desc(nulls_last=True),
+            "-created_at",
+            "-pk",
+        )
+        .first()
+    )
 
 
 def open_opportunities(user):

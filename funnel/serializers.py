@@ -13,7 +13,8 @@ from leads.touches import lead_touches
 
 from .criteria import criteria_results
 from .lifecycle import ENTRY_STAGES
-from .models import ReasonCode
+from .models import Opportunity, ReasonCode
+from .pipeline import lead_deal
 
 
 class CriterionSerializer(serializers.Serializer):
@@ -77,13 +78,24 @@ class TouchSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
+# --- the lead's deal (contract v2, "Deals") ---
+class DealSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
+    pipeline_stage = serializers.CharField(source="pipeline_stage.slug")
+    expected_close = serializers.DateField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.ChoiceField(choices=Opportunity.Status.choices)
+
+
 class LeadDetailSerializer(LeadSerializer):
     criteria = serializers.SerializerMethodField()
     first_touch = serializers.SerializerMethodField()
     last_touch = serializers.SerializerMethodField()
+    deal = serializers.SerializerMethodField()
 
     class Meta(LeadSerializer.Meta):
-        fields = (*LeadSerializer.Meta.fields, "criteria", "first_touch", "last_touch")
+        fields = (*LeadSerializer.Meta.fields, "criteria", "first_touch", "last_touch", "deal")
 
     def get_criteria(self, lead) -> list[dict]:
         return CriterionSerializer(criteria_results(lead), many=True).data
@@ -103,6 +115,11 @@ class LeadDetailSerializer(LeadSerializer):
     def get_last_touch(self, lead) -> dict | None:
         _, last = self._touches(lead)
         return TouchSerializer(last).data if last else None
+
+    @extend_schema_field(DealSerializer(allow_null=True))
+    def get_deal(self, lead) -> dict | None:
+        deal = lead_deal(lead)
+        return DealSerializer(deal).data if deal is not None else None
 
 
 class LeadWriteSerializer(serializers.Serializer):

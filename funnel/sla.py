@@ -17,6 +17,7 @@ from leads.models import Lead
 from leads.roles import MANAGER
 from leads.stages import Stage
 
+from .import_stories import IMPORT_VERB
 from .models import SlaBreach, Transition, WorkspaceSettings
 
 # A clock turns "due soon" when this share of the SLA has gone.
@@ -62,8 +63,6 @@ def sla_clock(
 def imported_stay(lead_ref: str = "pk", since_ref: str = "stage_changed_at") -> Exists:
     """True for a lead whose stay in MQL began with an import's log row: history brought
     from another system, not a lead waiting for sales now (no SLA clock, no breach)."""
-    from .imports import IMPORT_VERB
-
     return Exists(
         Transition.objects.filter(
             lead=OuterRef(lead_ref),

@@ -13,6 +13,7 @@ from .activity_views import lead_work_context
 from .errors import TransitionError
 from .forms import TransitionForm
 from .lifecycle import rule_for
+from .pipeline import lead_deal
 from .selectors import actions_for, lead_history
 from .workspace_selectors import lead_workspace_context
 
@@ -46,6 +47,7 @@ def _lead_page(
             **lead_workspace_context(lead),
             # Activities, tasks, owner and edits (funnel.activity_views).
             **lead_work_context(request.user, lead, **(work or {})),
+            "deal": lead_deal(lead),
         },
         status=status,
     )

@@ -293,7 +293,16 @@ def dashboard_numbers(scope: Scope, *, now: dt.datetime | None = None) -> dict:
         .filter(stage=Stage.MQL, stage_since__gte=now - dt.timedelta(hours=hours))
         .count()
     )
-    breaches = max(0, funnel["stages"][Stage.MQL] - within)
+    # An MQL stay an import began is history, never a breach (funnel.sla.imported_stay).
+    from funnel.sla import imported_stay
+
+    imported = (
+        scope.facts()
+        .filter(stage=Stage.MQL, stage_since__lt=now - dt.timedelta(hours=hours))
+        .filter(imported_stay("lead_id", "stage_since"))
+        .count()
+    )
+    breaches = max(0, funnel["stages"][Stage.MQL] - within - imported)
     handoff = {
         "sla_hours": hours,
         "waiting": funnel["stages"][Stage.MQL],

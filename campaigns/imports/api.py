@@ -63,6 +63,9 @@ class ImportListCreate(generics.ListAPIView):
                 stage_values=data.get("stage_values"),
                 dayfirst=data.get("dayfirst"),
                 on_duplicate=data["on_duplicate"],
+                assign_open_mqls=data["assign_open_mqls"],
+                enrol_nurture=data["enrol_nurture"],
+                owner_choices=data.get("deal_owners"),
                 start=True,
             )
         except services.ImportRefused as exc:

@@ -47,6 +47,20 @@ class ImportJob(models.Model):
     on_duplicate = models.CharField(
         max_length=8, choices=OnDuplicate.choices, default=OnDuplicate.UPDATE
     )
+    # History does not fire: the file's open MQLs go round robin only when asked for.
+    assign_open_mqls = models.BooleanField(
+        default=False, help_text="Hand the file's open, unassigned MQLs round robin when done."
+    )
+    enrol_nurture = models.BooleanField(
+        default=False,
+        help_text="Enrol the file's leads that ended in nurture in their nurture programme.",
+    )
+    owner_choices = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="{deal owner name in the file: username, or '' for unassigned}, for names "
+        "that match no user.",
+    )
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
     phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.READ)
@@ -79,7 +93,10 @@ class ImportJob(models.Model):
 
     @property
     def system_actor(self) -> str:
-        return f"import #{self.pk} ({self.file_name})"[:150]
+        """How the log names the import: its uploader and its number."""
+        who = self.created_by.get_username() if self.created_by_id else ""
+        name = f"import #{self.pk} ({self.file_name})"
+        return (f"{who}, {name}" if who else name)[:150]
 
     @property
     def is_finished(self) -> bool:

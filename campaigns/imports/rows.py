@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -11,7 +12,14 @@ from django.utils import timezone
 
 from leads.fields import LEAD_FIELDS, TOUCH, TOUCH_IMPORT_FIELDS
 
-from .mapping import ATTRIBUTE, IGNORE, STAGE_SYNONYMS, normalise_header
+from .mapping import (
+    ATTRIBUTE,
+    DEFAULT_VALUES,
+    IGNORE,
+    STAGE_DATE_TARGETS,
+    STORY_TARGETS,
+    normalise_header,
+)
 
 TRUE_VALUES = {"yes", "y", "true", "t", "1", "x", "on"}
 FALSE_VALUES = {"no", "n", "false", "f", "0", "off"}
@@ -32,6 +40,33 @@ _MAX_LENGTH = {
     **{f.name: f.max_length for f in LEAD_FIELDS if f.max_length and f.importable},
     **{name: TOUCH[name].max_length for name in TOUCH_IMPORT_FIELDS},
 }
+# Stages whose lead has a deal: an import tells their story row by row (funnel.imports).
+DEAL_STAGES = ("opportunity", "customer")
+_AMOUNT_JUNK = re.compile(r"[\s$€£¥,]|^(usd|eur|gbp)|(usd|eur|gbp)$", re.IGNORECASE)
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+def parse_amount(value: str) -> Decimal:
+    """A deal amount: 12,500.00, $12500, 12500 EUR. Raises ValueError."""
+    try:
+        amount = Decimal(_AMOUNT_JUNK.sub("", value))
+    except InvalidOperation:
+        raise ValueError from None
+    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
+        raise ValueError
+    return amount.quantize(Decimal("0.01"))
+
+
+def stage_entry(entry) -> tuple[str, dict]:
+    """A stage value's mapping as (stage, story keys): a stage, or an outcome object."""
+    if isinstance(entry, dict):
+        story = {k: str(entry[k]) for k in ("reached", "reason", "pipeline_stage") if entry.get(k)}
+        if story.get("reached") == entry["stage"]:
+            del story["reached"]
+        return str(entry["stage"]), story
+    return str(entry), {}
+
+
 # PositiveIntegerField's ceiling on PostgreSQL.
 MAX_COMPANY_SIZE = 2_147_483_647
 # Plain text fields and their lengths (e-mail has its own checks).
@@ -45,6 +80,9 @@ class CleanRow:
     stage: str
     stage_at: dt.datetime | None
     errors: list[tuple[str, str]]  # (column, message)
+    # The lead's story beyond its last stage, or None: reached, reason, pipeline_stage,
+    # created_at (ISO), amount, deal_owner, close_date (ISO). See funnel.imports.
+    story: dict | None = None
 
     @property
     def ident(self) -> str | None:
@@ -106,6 +144,8 @@ class RowCleaner:
         self.stage_values = {
             normalise_header(value): stage for value, stage in (stage_values or {}).items() if stage
         }
+        # Whether a mapped value the file has no column for could still need a story.
+        self.story_targets = {t for _, _, t, _ in self.plan} & set(STORY_TARGETS)
         self.default_stage = default_stage
         self.dayfirst = dayfirst
         self.max_cell = max_cell
@@ -124,6 +164,7 @@ class RowCleaner:
             errors.append(("", f"This row has {count} fields; the header has {self.width}."))
             return CleanRow(line, values, stage, stage_at, errors)
         attributes = {}
+        story: dict = {}
         max_cell = self.max_cell
         for index, column, target, limit in self.plan:
             raw = cells[index]
@@ -168,18 +209,33 @@ class RowCleaner:
                         continue
                 values["email"] = email
             elif target == "stage":
-                found = self.stage_values.get(normalise_header(value)) or STAGE_SYNONYMS.get(
+                found = self.stage_values.get(normalise_header(value)) or DEFAULT_VALUES.get(
                     normalise_header(value)
                 )
                 if not found:
                     errors.append((column, f"Unknown stage {value!r}: map it to a Handoff stage."))
                     continue
-                stage = str(found)
+                stage, outcome = stage_entry(found)
+                story.update(outcome)
             elif target == "stage_at":
                 try:
                     stage_at = parse_when(value, self.dayfirst)
                 except ValueError:
                     errors.append((column, f"{value!r} is not a date."))
+            elif target in ("created_at", "close_date", *STAGE_DATE_TARGETS):
+                try:
+                    when = parse_when(value, self.dayfirst)
+                except ValueError:
+                    errors.append((column, f"{value!r} is not a date."))
+                    continue
+                story[target] = when.isoformat()
+            elif target == "amount":
+                try:
+                    story["amount"] = str(parse_amount(value))
+                except ValueError:
+                    errors.append((column, f"{value!r} is not an amount."))
+            elif target in ("deal_owner", "pipeline_stage"):
+                story[target] = value[:150]
             elif target == "company_size":
                 try:
                     size = int(value.replace(",", "").replace(" ", ""))
@@ -216,6 +272,17 @@ class RowCleaner:
             values["attributes"] = attributes
         if not errors and not values.get("email") and not values.get("external_id"):
             errors.append((self.identity_column, "A lead needs an e-mail or an external id."))
+        if story or stage in DEAL_STAGES:
+            if stage_at is None:
+                # The date of the last row: when it was won or lost, else when it entered.
+                ends = stage in ("customer", "nurture", "junk")
+                final = (
+                    (ends and story.get("close_date"))
+                    or story.get(f"{stage}_at")
+                    or story.get("created_at")
+                )
+                stage_at = dt.datetime.fromisoformat(final) if final else None
+            return CleanRow(line, values, stage, stage_at, errors, story)
         return CleanRow(line, values, stage, stage_at, errors)
 
 
@@ -263,8 +330,9 @@ def staging_writer(cleaner: RowCleaner, *, fields: tuple[str, ...], rank: dict[s
         found = stages.get(value)
         if found is None:
             key = normalise_header(value)
-            found = stage_values.get(key) or STAGE_SYNONYMS.get(key)
-            if not found:
+            found = stage_values.get(key) or DEFAULT_VALUES.get(key)
+            # An outcome or a deal stage has a story to tell: `clean` tells it.
+            if not found or isinstance(found, dict) or found in DEAL_STAGES:
                 raise _Slow
             found = stages[value] = str(found)
         return found
@@ -334,6 +402,8 @@ def staging_writer(cleaner: RowCleaner, *, fields: tuple[str, ...], rank: dict[s
     external_slot = slot_of["external_id"]
     count = len(fields)
     default_stage = cleaner.default_stage
+    if default_stage in DEAL_STAGES:
+        return lambda line, cells: None
 
     def write(line: int, cells: list[str]):
         if len(cells) != width:
@@ -383,6 +453,7 @@ def staging_writer(cleaner: RowCleaner, *, fields: tuple[str, ...], rank: dict[s
             row_stage,
             rank[row_stage],
             row_stage_at,
+            None,
         )
 
     return write

@@ -34,6 +34,18 @@ class ImportCreateSerializer(serializers.Serializer):
     on_duplicate = serializers.ChoiceField(
         choices=ImportJob.OnDuplicate.choices, default=ImportJob.OnDuplicate.UPDATE
     )
+    assign_open_mqls = serializers.BooleanField(
+        default=False, help_text="Hand the file's open, unassigned MQLs round robin."
+    )
+    enrol_nurture = serializers.BooleanField(
+        default=False,
+        help_text="Enrol the file's leads that ended in nurture in their programme.",
+    )
+    deal_owners = JSONObjectField(
+        required=False,
+        help_text='{"owner name in the file": "username" or ""}: for names matching no user '
+        "(left unassigned when not given).",
+    )
 
 
 class RowErrorSerializer(serializers.ModelSerializer):
@@ -69,6 +81,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "merged",
             "failed",
             "failure",
+            "assign_open_mqls",
+            "enrol_nurture",
             "errors",
             "error_report_url",
         )

@@ -19,6 +19,7 @@ from .mapping import (
     detect_dayfirst,
     mapping_from_fields,
     stage_value_mapping,
+    stage_value_problem,
     touch_problems,
 )
 from .models import ImportJob
@@ -81,12 +82,61 @@ def sample_values(job: ImportJob, column: str) -> list[str]:
     return [cells[index] for _, cells in job.sample if index < len(cells)]
 
 
+# More distinct values than this in a stage or owner column is not a stage or owner column.
+MAX_DISTINCT_VALUES = 500
+
+
+def file_value_counts(job: ImportJob, target: str) -> dict[str, int]:
+    """{value: rows} of the column mapped to `target`, over the WHOLE file (not the sample),
+    most frequent first; placeholders and blanks left out. Kept per job and column for the
+    pages (the file does not change)."""
+    from django.core.cache import cache
+
+    from .rows import PLACEHOLDERS
+
+    column = next((c for c, t in job.mapping.items() if t == target), None)
+    if column is None or job.pk is None or not job.file_path or not Path(job.file_path).exists():
+        return {}
+    key = f"imports:{job.pk}:values:{column}"
+    found = cache.get(key)
+    if found is None:
+        index = job.columns.index(column)
+        counts: dict[str, int] = {}
+        for _line, cells in csvfile.data_records(Path(job.file_path), job.encoding, job.delimiter):
+            value = cells[index].strip() if index < len(cells) else ""
+            if value and value.lower() not in PLACEHOLDERS:
+                counts[value] = counts.get(value, 0) + 1
+                if len(counts) > MAX_DISTINCT_VALUES:
+                    break
+        found = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+        cache.set(key, found, 3600)
+    return found
+
+
 def distinct_stage_values(job: ImportJob) -> list[str]:
-    column = next((c for c, t in job.mapping.items() if t == "stage"), None)
-    if column is None:
-        return []
-    seen = dict.fromkeys(v.strip() for v in sample_values(job, column) if v.strip())
-    return list(seen)[:50]
+    """Every distinct value of the stage column in the whole file."""
+    return list(file_value_counts(job, "stage"))
+
+
+def undecided_stage_values(job: ImportJob) -> list[str]:
+    from .mapping import DEFAULT_VALUES, normalise_header
+
+    decided = {normalise_header(k) for k, v in (job.stage_values or {}).items() if v}
+    return [
+        value
+        for value in distinct_stage_values(job)
+        if normalise_header(value) not in decided and normalise_header(value) not in DEFAULT_VALUES
+    ]
+
+
+def unmatched_deal_owners(job: ImportJob) -> dict[str, int]:
+    """{owner name in the file: rows} for the names that match no user: the mapping page
+    asks what to do with each (a user, or unassigned)."""
+    from funnel.import_stories import deal_owner_matches
+
+    counts = file_value_counts(job, "deal_owner")
+    matches = deal_owner_matches(list(counts))
+    return {name: n for name, n in counts.items() if matches[name] is None}
 
 
 def guess_dayfirst(job: ImportJob) -> bool | None:
@@ -109,6 +159,9 @@ def import_job_create(
     stage_values: dict | None = None,
     dayfirst: bool | None = None,
     on_duplicate: str = ImportJob.OnDuplicate.UPDATE,
+    assign_open_mqls: bool = False,
+    enrol_nurture: bool = False,
+    owner_choices: dict | None = None,
     start: bool = False,
 ) -> ImportJob:
     """Store and inspect the file, guess the mapping, and keep the job; with `start` it is
@@ -119,6 +172,13 @@ def import_job_create(
         raise ImportRefused(f"{default_stage!r} is not a stage.")
     if on_duplicate not in ImportJob.OnDuplicate.values:
         raise ImportRefused("on_duplicate is update or skip.")
+    value_problems = [
+        f"stage_values[{value!r}]: {problem}"
+        for value, entry in (stage_values or {}).items()
+        if (problem := stage_value_problem(entry))
+    ]
+    if value_problems:
+        raise ImportRefused(" ".join(value_problems))
     path, size = _store(upload)
     try:
         inspection = csvfile.inspect(path, max_rows=settings.HANDOFF_IMPORT_MAX_ROWS)
@@ -151,18 +211,21 @@ def import_job_create(
         default_stage=default_stage,
         on_duplicate=on_duplicate,
         total=inspection.total,
+        assign_open_mqls=bool(assign_open_mqls),
+        enrol_nurture=bool(enrol_nurture),
+        owner_choices={str(k): str(v or "") for k, v in (owner_choices or {}).items()},
     )
-    job.stage_values = stage_value_mapping(distinct_stage_values(job), stage_values)
+    # From the sample here (the request stays quick); the mapping page reads the whole file.
+    stage_column = next((c for c, t in job.mapping.items() if t == "stage"), None)
+    sampled = dict.fromkeys(v.strip() for v in sample_values(job, stage_column or "") if v.strip())
+    job.stage_values = stage_value_mapping(list(sampled), stage_values)
     if stage_values:
-        job.stage_values.update({k: v for k, v in stage_values.items() if v in Stage.values})
+        job.stage_values.update(stage_values)
     job.dayfirst = dayfirst if dayfirst is not None else guess_dayfirst(job)
     if start:
         problems = check_mapping(job.mapping) + touch_problems(
             job.mapping, has_campaign=job.campaign_id is not None
         )
-        bad_stages = sorted({v for v in (stage_values or {}).values() if v not in Stage.values})
-        if bad_stages:
-            problems.append(f"stage_values: {', '.join(map(repr, bad_stages))} are not stages.")
         if problems:
             path.unlink(missing_ok=True)
             raise ImportRefused(" ".join(problems))
@@ -180,27 +243,53 @@ def import_job_set_mapping(
     dayfirst: bool | None,
     on_duplicate: str,
     default_stage: str,
+    assign_open_mqls: bool | None = None,
+    enrol_nurture: bool | None = None,
+    owner_choices: dict | None = None,
 ) -> list[str]:
     """Keep the choices of the mapping page; answers the problems that stop a start."""
     if job.status != ImportJob.Status.UPLOADED:
         return ["This import has started already."]
     job.mapping = {column: mapping.get(column, "attribute") for column in job.columns}
-    job.stage_values = {k: v for k, v in stage_values.items() if v in Stage.values}
+    job.stage_values = {
+        k: v for k, v in stage_values.items() if v and stage_value_problem(v) is None
+    }
     job.dayfirst = dayfirst
     job.on_duplicate = on_duplicate
     job.default_stage = default_stage
-    job.save(update_fields=["mapping", "stage_values", "dayfirst", "on_duplicate", "default_stage"])
+    fields = ["mapping", "stage_values", "dayfirst", "on_duplicate", "default_stage"]
+    if assign_open_mqls is not None:
+        job.assign_open_mqls = assign_open_mqls
+        fields.append("assign_open_mqls")
+    if enrol_nurture is not None:
+        job.enrol_nurture = enrol_nurture
+        fields.append("enrol_nurture")
+    if owner_choices is not None:
+        job.owner_choices = owner_choices
+        fields.append("owner_choices")
+    job.save(update_fields=fields)
     return check_mapping(job.mapping) + touch_problems(
         job.mapping, has_campaign=job.campaign_id is not None
     )
 
 
-def import_job_start(*, job: ImportJob) -> ImportJob:
+def import_job_start(*, job: ImportJob, require_decided: bool = False) -> ImportJob:
+    """Queue the job. From the pages (`require_decided`), every stage value of the whole
+    file must have its meaning first; through the API an undecided value is a row error."""
     from .tasks import run_import
 
     problems = check_mapping(job.mapping) + touch_problems(
         job.mapping, has_campaign=job.campaign_id is not None
     )
+    if require_decided:
+        undecided = undecided_stage_values(job)
+        if undecided:
+            problems.append(
+                "Decide what each stage value means before the import starts: "
+                + ", ".join(map(repr, undecided[:20]))
+                + ("..." if len(undecided) > 20 else "")
+                + "."
+            )
     if problems:
         raise ImportRefused(" ".join(problems))
     started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(

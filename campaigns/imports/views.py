@@ -91,30 +91,45 @@ def _samples(job: ImportJob) -> dict[str, list[str]]:
     return samples
 
 
+def deal_owner_column(job: ImportJob) -> str | None:
+    return next((c for c, t in job.mapping.items() if t == "deal_owner"), None)
+
+
 @login_required
 def import_mapping(request, pk):
     job = import_for_user(request.user, pk)
     if job.status != ImportJob.Status.UPLOADED:
         return redirect("import-detail", pk=job.pk)
-    stage_values = services.distinct_stage_values(job)
+    from .mapping import stage_value_mapping
+
+    value_counts = services.file_value_counts(job, "stage")
+    stage_values = list(value_counts)
+    # Every value of the whole file, with what it means now (chosen, else a preset's).
+    job.stage_values = {**stage_value_mapping(stage_values, job.stage_values)}
     form = MappingForm(
-        request.POST or None, job=job, stage_values=stage_values, samples=_samples(job)
+        request.POST or None,
+        job=job,
+        stage_values=stage_values,
+        samples=_samples(job),
+        value_counts=value_counts,
+        owners=services.unmatched_deal_owners(job),
     )
     if request.method == "POST" and form.is_valid():
         chosen = form.chosen()
         stage_column_before = next((c for c, t in job.mapping.items() if t == "stage"), None)
+        owner_column_before = deal_owner_column(job)
         problems = services.import_job_set_mapping(job=job, **chosen)
         stage_column = next((c for c, t in job.mapping.items() if t == "stage"), None)
         if problems:
             for problem in problems:
                 form.add_error(None, problem)
-        elif stage_column != stage_column_before and services.distinct_stage_values(job):
-            # A new stage column: its values need a stage each before the preview.
-            from .mapping import stage_value_mapping
-
+        elif (
+            stage_column != stage_column_before or deal_owner_column(job) != owner_column_before
+        ) and (services.distinct_stage_values(job) or services.unmatched_deal_owners(job)):
+            # A new stage or owner column: its values need a meaning each before the preview.
             job.stage_values = stage_value_mapping(services.distinct_stage_values(job))
             job.save(update_fields=["stage_values"])
-            messages.info(request, f"Choose the stage each value of {stage_column} means.")
+            messages.info(request, "Choose what each stage value and deal owner means.")
             return redirect("import-mapping", pk=job.pk)
         else:
             return redirect("import-preview", pk=job.pk)
@@ -129,10 +144,18 @@ def import_preview_page(request, pk):
         return redirect("import-detail", pk=job.pk)
     from .mapping import check_mapping
 
+    problems = check_mapping(job.mapping)
+    undecided = services.undecided_stage_values(job)
+    if undecided:
+        problems.append(
+            "Undecided stage values (choose what each means on the mapping page): "
+            + ", ".join(map(repr, undecided[:20]))
+            + "."
+        )
     return render(
         request,
         "imports/preview.html",
-        {"job": job, "preview": import_preview(job), "problems": check_mapping(job.mapping)},
+        {"job": job, "preview": import_preview(job), "problems": problems},
     )
 
 
@@ -141,7 +164,7 @@ def import_preview_page(request, pk):
 def import_start(request, pk):
     job = import_for_user(request.user, pk)
     try:
-        services.import_job_start(job=job)
+        services.import_job_start(job=job, require_decided=True)
     except services.ImportRefused as exc:
         messages.error(request, exc.message)
         if exc.status == 409:

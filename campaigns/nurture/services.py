@@ -149,6 +149,8 @@ def enrollments_reconcile(
         )
         .exclude(Exists(later_entry))
         .exclude(Exists(enrolled_since))
+        # An import's lose or disqualify rows are history: enrolled only when asked.
+        .exclude(data__has_key="imported")
         .order_by("at", "id")
         .values_list("id", "lead_id", "from_stage", "reason__code", "at")[:limit]
     )

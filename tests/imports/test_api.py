@@ -101,7 +101,11 @@ def test_it_answers_413_over_the_row_limit(api, marketer, settings):
         (CSV, {"mapping": "[1, 2]"}, "mapping: Send a JSON object."),
         (CSV, {"mapping": '{"email": "Nope"}'}, "The file has no column 'Nope' (for email)."),
         (CSV, {"campaign": "no-such"}, "No campaign with the slug 'no-such'."),
-        (CSV, {"stage_values": '{"Won": "winner"}'}, "stage_values: 'winner' are not stages."),
+        (
+            CSV,
+            {"stage_values": '{"Won": "winner"}'},
+            "stage_values['Won']: 'winner' is not a stage.",
+        ),
     ],
     ids=["binary", "header-only", "no-identity", "bad-json", "no-column", "campaign", "stage"],
 )

@@ -44,7 +44,7 @@ def test_a_marketer_uploads_maps_and_watches_an_import(
     page.wait_for_url("**/mapping/")
     assert page.get_by_label("E-mail Address").input_value() == "email"
     assert page.get_by_label("Deal Stage").input_value() == "stage"
-    assert page.get_by_label("Engaging").input_value() == "opportunity"
+    assert page.get_by_label("Engaging:", exact=True).input_value() == "opportunity"
     assert page.get_by_label("Dates").input_value() == "1"
     page.get_by_role("button", name="Preview").click()
 

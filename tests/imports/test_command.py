@@ -59,3 +59,25 @@ def test_it_refuses_bad_arguments_clearly(tmp_path, args, message):
 def test_it_refuses_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="No file"):
         call_command("import_leads", str(tmp_path / "none.csv"))
+
+
+def test_it_takes_outcomes_owners_and_the_open_mqls_assignment(tmp_path, rep):
+    from funnel.models import Opportunity
+
+    path = tmp_path / "deals.csv"
+    path.write_text("Id,Stage,Agent\nD1,Lost,Zed Unknown\nD2,mql,\n")
+    call_command(
+        "import_leads",
+        str(path),
+        "--mapping",
+        '{"external_id": "Id", "stage": "Stage", "deal_owner": "Agent"}',
+        "--stage-values",
+        '{"Lost": {"stage": "nurture", "reached": "opportunity", "reason": "price"}}',
+        "--deal-owners",
+        '{"Zed Unknown": "rep"}',
+        "--assign-open-mqls",
+        stdout=io.StringIO(),
+    )
+    deal = Opportunity.objects.get()
+    assert (deal.lead.external_id, deal.status, deal.owner) == ("D1", "lost", rep)
+    assert Lead.objects.get(external_id="D2").owner == rep

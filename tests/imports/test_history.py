@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 JAN = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 HISTORY = (
-    "Email,Company,Deal Stage,Close Date\n"
+    "Email,Company,Deal Stage,Stage Date\n"
     "mql@example.com,Moved Co,Engaging,2024-03-01\n"
     "won@example.com,Won Co,Won,2024-02-01\n"
     "done@example.com,,Prospecting,2024-04-01\n"

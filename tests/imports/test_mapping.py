@@ -67,7 +67,13 @@ def test_it_matches_other_crms_exports():
     assert (maven["account"], maven["deal_stage"], maven["close_date"]) == (
         "company",
         "stage",
-        "stage_at",
+        "close_date",
+    )
+    # The deal's columns map to the deal, the engage date to when it entered.
+    assert (maven["close_value"], maven["sales_agent"], maven["engage_date"]) == (
+        "amount",
+        "deal_owner",
+        "created_at",
     )
     olist = auto_mapping(["mql_id", "first_contact_date", "landing_page_id", "origin"])
     assert (olist["mql_id"], olist["origin"]) == ("external_id", "source")
@@ -103,9 +109,59 @@ def test_it_maps_stage_values_from_synonyms_unless_told_otherwise():
     assert found == {
         "Won": "customer",
         "Engaging": "opportunity",
-        "Lost": "nurture",
+        "Lost": {"stage": "nurture", "reached": "opportunity"},
         "Prospecting": "sql",
         "Zombie": "",
+    }
+
+
+def test_it_has_hubspot_and_salesforce_presets():
+    hubspot = stage_value_mapping(
+        [
+            "subscriber",
+            "lead",
+            "marketingqualifiedlead",
+            "salesqualifiedlead",
+            "opportunity",
+            "customer",
+            "evangelist",
+            "other",
+        ]
+    )
+    # HubSpot's "Lead" comes before its MQL.
+    assert list(hubspot.values()) == [
+        "suspect",
+        "suspect",
+        "mql",
+        "sql",
+        "opportunity",
+        "customer",
+        "customer",
+        "suspect",
+    ]
+    salesforce = stage_value_mapping(
+        [
+            "Open - Not Contacted",
+            "Working - Contacted",
+            "Closed - Converted",
+            "Closed - Not Converted",
+            "Prospecting",
+            "Qualification",
+            "Needs Analysis",
+            "Closed Won",
+            "Closed Lost",
+        ]
+    )
+    assert salesforce == {
+        "Open - Not Contacted": "mql",
+        "Working - Contacted": "sal",
+        "Closed - Converted": "sql",
+        "Closed - Not Converted": {"stage": "nurture", "reached": "sal"},
+        "Prospecting": {"stage": "opportunity", "pipeline_stage": "discovery"},
+        "Qualification": {"stage": "opportunity", "pipeline_stage": "discovery"},
+        "Needs Analysis": {"stage": "opportunity", "pipeline_stage": "proposal"},
+        "Closed Won": "customer",
+        "Closed Lost": {"stage": "nurture", "reached": "opportunity"},
     }
 
 

@@ -62,7 +62,25 @@ def test_a_marketer_uploads_maps_previews_and_starts(signed_in, marketer, campai
     assert preview.context["preview"].created == 1
     assert preview.context["preview"].failed == 1
     assert b"Unknown stage &#x27;Zombie&#x27;: map it to a Handoff stage." in preview.content
-    assert b"Start import" in preview.content
+    # An undecided value cannot start an import.
+    assert b"Undecided stage values" in preview.content
+    assert b'class="primary" disabled>Start import' in preview.content
+    response = client.post(f"/imports/{job.pk}/start/")
+    assert response.url == f"/imports/{job.pk}/mapping/"
+    job.refresh_from_db()
+    assert job.status == "uploaded"
+    # Decided as an outcome: reached SQL, disqualified for no budget.
+    form.update({"stage_value_1": "nurture<sql", "stage_value_1_reason": "no_budget"})
+    response = client.post(f"/imports/{job.pk}/mapping/", form)
+    assert response.status_code == 302, response.content
+    job.refresh_from_db()
+    assert job.stage_values["Zombie"] == {
+        "stage": "nurture",
+        "reached": "sql",
+        "reason": "no_budget",
+    }
+    preview = client.get(response.url)
+    assert b"Start import" in preview.content and b"Undecided" not in preview.content
 
     response = client.post(f"/imports/{job.pk}/start/")
     assert response.status_code == 302 and response.url == f"/imports/{job.pk}/"
@@ -146,3 +164,61 @@ def test_a_too_large_upload_is_refused_from_its_headers(marketer, settings):
     # Under the limit the CSRF check applies as usual.
     settings.HANDOFF_IMPORT_MAX_BYTES = 10_000_000
     assert upload(client).status_code == 403
+
+
+def test_the_mapping_page_lists_the_whole_files_values_and_unmatched_owners(
+    signed_in, manager, rep
+):
+    rows = ["Id,Deal Stage,Sales Agent,Close Value"]
+    rows += [f"A{n},Won,rep,10" for n in range(1200)]
+    rows += ["B1,Prospecting,Moses Frase,5", "B2,Weird,Moses Frase,", "B3,Lost,Rep@Example.com,1"]
+    client = signed_in(manager)
+    upload(client, content="\n".join(rows).encode())
+    job = ImportJob.objects.get()
+    assert len(job.sample) < 1200  # the values below are past the sample
+    page = client.get(f"/imports/{job.pk}/mapping/")
+    stage_rows = [
+        (value, count) for _field, value, count, _reason in page.context["form"].stage_fields
+    ]
+    assert stage_rows == [("Won", 1200), ("Lost", 1), ("Prospecting", 1), ("Weird", 1)]
+    text = page.content.decode()
+    assert '<option value="nurture&lt;opportunity" selected>' in text  # Lost: a lost deal
+    assert '<option value="opportunity@discovery" selected>' in text  # Salesforce preset
+    # "rep" and rep's e-mail match the user; Moses Frase matches nobody and is asked about.
+    owners = [(owner, rows) for _f, owner, rows in page.context["form"].owner_fields]
+    assert owners == [("Moses Frase", 2)]
+    form = {
+        "column_0": "external_id",
+        "column_1": "stage",
+        "column_2": "deal_owner",
+        "column_3": "amount",
+        "stage_value_0": "customer",
+        "stage_value_1": "nurture<opportunity",
+        "stage_value_1_reason": "price",
+        "stage_value_2": "opportunity@discovery",
+        "stage_value_3": "",
+        "owner_0": "rep",
+        "assign_open_mqls": "on",
+        "dayfirst": "",
+        "on_duplicate": "update",
+        "default_stage": "suspect",
+    }
+    response = client.post(f"/imports/{job.pk}/mapping/", form)
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.owner_choices, job.assign_open_mqls) == ({"Moses Frase": "rep"}, True)
+    preview = client.get(response.url)
+    assert (
+        "Undecided stage values (choose what each means on the mapping page): &#x27;Weird&#x27;."
+        in (preview.content.decode())
+    )
+    form["stage_value_3"] = "junk<mql"
+    client.post(f"/imports/{job.pk}/mapping/", form)
+    assert client.post(f"/imports/{job.pk}/start/").url == f"/imports/{job.pk}/"
+    job = run(ImportJob.objects.get(pk=job.pk))
+    from funnel.models import Opportunity
+
+    assert job.failed == 0
+    # Won, Prospecting and Lost have deals (junk after MQL has none), all to rep.
+    assert Opportunity.objects.filter(owner=rep).count() == 1202
+    assert Opportunity.objects.get(lead__external_id="B3").status == "lost"

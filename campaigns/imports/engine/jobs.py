@@ -7,7 +7,10 @@ import uuid
 from django.conf import settings
 from django.utils import timezone
 
-from ..mapping import IGNORE
+from funnel.import_stories import DealOwners
+from leads.roles import is_manager
+
+from ..mapping import IGNORE, STORY_TARGETS
 from ..models import ImportJob, ImportRowError
 from ..rows import CleanRow, RowCleaner
 
@@ -52,10 +55,20 @@ def cleaner_for(job: ImportJob) -> RowCleaner:
 
 def mapped_fields(job: ImportJob) -> tuple[str, ...]:
     targets = set(job.mapping.values()) - {IGNORE}
-    fields = {t for t in targets if t not in ("attribute", "stage", "stage_at")}
+    fields = {t for t in targets if t not in ("attribute", "stage", "stage_at", *STORY_TARGETS)}
     if "attribute" in targets:
         fields.add("attributes")
     return tuple(sorted(fields))
+
+
+def limits_existing(job: ImportJob) -> bool:
+    """Whether the uploader may move existing leads only up to MQL (not a manager or an
+    admin; a command run on the server, with no uploader, is the operator's)."""
+    return job.created_by is not None and not is_manager(job.created_by)
+
+
+def deal_owners(job: ImportJob) -> DealOwners:
+    return DealOwners(job.owner_choices or {})
 
 
 def row_error(job: ImportJob, row: CleanRow, cells: list[str]) -> ImportRowError:

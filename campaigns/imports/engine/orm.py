@@ -21,7 +21,15 @@ from leads.fields import TOUCH_IMPORT_FIELDS, touch_clean
 from .. import csvfile
 from ..models import ImportJob, ImportRowError
 from ..rows import CleanRow
-from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error
+from .jobs import (
+    batch_rows,
+    cleaner_for,
+    deal_owners,
+    limits_existing,
+    mapped_fields,
+    progress,
+    row_error,
+)
 
 
 def _merge_rows(rows: list[CleanRow]) -> list[ImportRecord]:
@@ -39,6 +47,7 @@ def _merge_rows(rows: list[CleanRow]) -> list[ImportRecord]:
                 values=dict(row.values),
                 stage=row.stage,
                 stage_at=row.stage_at,
+                story=row.story,
             )
             continue
         record.rows += 1
@@ -47,7 +56,7 @@ def _merge_rows(rows: list[CleanRow]) -> list[ImportRecord]:
         if attributes:
             record.values["attributes"] = attributes
         if IMPORT_RANK[row.stage] >= IMPORT_RANK[record.stage]:
-            record.stage, record.stage_at = row.stage, row.stage_at
+            record.stage, record.stage_at, record.story = row.stage, row.stage_at, row.story
     return sorted(by_ident.values(), key=lambda record: record.ident)
 
 
@@ -62,6 +71,8 @@ def run_orm(job: ImportJob, token: str) -> None:
             )
     cleaner = cleaner_for(job)
     fields = mapped_fields(job)
+    owners = deal_owners(job)
+    limit_existing = limits_existing(job)
     records = csvfile.data_records(Path(job.file_path), job.encoding, job.delimiter, skip=done)
     size = batch_rows()
     while True:
@@ -85,7 +96,14 @@ def run_orm(job: ImportJob, token: str) -> None:
                 system_actor=job.system_actor,
                 campaign_id=job.campaign_id,
                 now=job.started_at,
+                limit_existing=limit_existing,
+                owners=owners,
             )
+            refused = [r for r in merged_records if r.error]
+            errors += [
+                ImportRowError(job=job, line=r.line, column="", message=r.error) for r in refused
+            ]
+            merged_records = [r for r in merged_records if not r.error]
             # A lead this file created in an earlier batch: its rows here merge into it.
             earlier = set(
                 Transition.objects.filter(
@@ -98,7 +116,7 @@ def run_orm(job: ImportJob, token: str) -> None:
             again = [r for r in merged_records if r.lead_id in earlier and not r.created]
             updated = counts.updated - sum(1 for r in again if r.changed)
             unchanged = counts.unchanged - sum(1 for r in again if not r.changed)
-            merged = len(good) - len(merged_records) + len(again)
+            merged = len(good) - len(merged_records) - len(refused) + len(again)
             if job.campaign_id:
                 _memberships_orm(job, merged_records)
             ImportRowError.objects.bulk_create(errors, batch_size=1000)

@@ -23,7 +23,16 @@ from leads.models import Lead
 from .. import csvfile
 from ..models import ImportJob, ImportRowError
 from ..rows import CleanRow, staging_writer
-from .jobs import batch_rows, cleaner_for, mapped_fields, progress, row_error, timed
+from .jobs import (
+    batch_rows,
+    cleaner_for,
+    deal_owners,
+    limits_existing,
+    mapped_fields,
+    progress,
+    row_error,
+    timed,
+)
 
 # The lead's importable fields; a job that maps touch columns (utm_*, gclid: the
 # membership's, not the lead's) stages those after them (see staging_fields).
@@ -96,6 +105,7 @@ def staging_row(row: CleanRow, fields: tuple[str, ...] = STAGING_FIELDS) -> tupl
         row.stage,
         IMPORT_RANK[row.stage],
         row.stage_at,
+        json.dumps(row.story) if row.story is not None else None,
     )
 
 
@@ -110,6 +120,7 @@ def _read_into_staging(job: ImportJob, token: str) -> None:
         ("stage", "text"),
         ("rank", "smallint"),
         ("stage_at", "timestamptz"),
+        ("story", "jsonb"),
     ]
     names = [name for name, _ in columns]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -300,13 +311,16 @@ def _merge_range(job: ImportJob, token: str, after: str, upper: str | None) -> N
     merged_columns = list(staging_fields(job))
     value_columns = [*merged_columns, "attributes"]
     insert_names = sql.SQL(", ").join(
-        map(sql.Identifier, ["ident", "line", "rows", *value_columns, "stage", "stage_at"])
+        map(
+            sql.Identifier,
+            ["ident", "line", "rows", *value_columns, "stage", "stage_at", "story"],
+        )
     )
     first_select = sql.SQL(", ").join(
         [
             sql.SQL("ident, line, 1"),
             *map(sql.Identifier, value_columns),
-            sql.SQL("stage, stage_at"),
+            sql.SQL("stage, stage_at, story"),
         ]
     )
     # Lead fields: each one the last non-blank value. Attributes: merged key by key, later
@@ -389,18 +403,23 @@ def _merge_range(job: ImportJob, token: str, after: str, upper: str | None) -> N
             campaign_id=job.campaign_id,
             now=job.started_at,
             resolved=True,
+            limit_existing=limits_existing(job),
+            owners=deal_owners(job),
         )
         if job.campaign_id:
             _memberships_postgresql(cursor, batch_table, job, touch=counts.updated > 0)
-        cursor.execute(sql.SQL("SELECT line FROM {} WHERE lost ORDER BY line").format(batch))
+        cursor.execute(
+            sql.SQL("SELECT line, refusal FROM {} WHERE lost ORDER BY line").format(batch)
+        )
         lost = [
             ImportRowError(
                 job=job,
                 line=line,
                 column="",
-                message="Its e-mail or external id belongs to another lead of this file.",
+                message=refusal
+                or "Its e-mail or external id belongs to another lead of this file.",
             )
-            for (line,) in cursor.fetchall()
+            for line, refusal in cursor.fetchall()
         ]
         ImportRowError.objects.bulk_create(lost)
         merged = rows - identities

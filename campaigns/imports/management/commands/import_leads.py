@@ -43,6 +43,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--user", help="the username the import is recorded for")
         parser.add_argument(
+            "--deal-owners", help='JSON {"owner name in the file": "username" or ""}'
+        )
+        parser.add_argument(
+            "--assign-open-mqls",
+            action="store_true",
+            help="hand the file's open MQLs round robin when done",
+        )
+        parser.add_argument(
+            "--enrol-nurture",
+            action="store_true",
+            help="enrol the file's leads that ended in nurture in their programme",
+        )
+        parser.add_argument(
             "--queue", action="store_true", help="queue it for a worker instead of running here"
         )
 
@@ -79,6 +92,13 @@ class Command(BaseCommand):
                     stage_values=stage_values,
                     dayfirst=options["dayfirst"],
                     on_duplicate=options["on_duplicate"],
+                    assign_open_mqls=options["assign_open_mqls"],
+                    enrol_nurture=options["enrol_nurture"],
+                    owner_choices=(
+                        _json_object(options["deal_owners"], "deal-owners")
+                        if options["deal_owners"]
+                        else None
+                    ),
                     start=options["queue"],
                 )
         except ImportRefused as exc:
