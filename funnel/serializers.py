@@ -165,6 +165,9 @@ class LeadWriteSerializer(serializers.Serializer):
         "criteria",
         "first_touch",
         "last_touch",
+        "deal",
+        "probability",
+        "reasons",
     }
 
     def validate_email(self, value):

@@ -267,7 +267,7 @@ def test_the_lead_api_and_the_pipeline_show_the_imported_deals(
 def test_imported_won_revenue_shows_on_the_campaign_scoreboard(
     engine, manager, campaign, django_capture_on_commit_callbacks
 ):
-    from funnel.dashboards.selectors import funnel_scope, scoreboard
+    from reporting.selectors import funnel_scope, scoreboard
 
     with django_capture_on_commit_callbacks(execute=True):
         job = import_csv(MAVEN, user=manager, dayfirst=False, campaign=campaign)
@@ -279,7 +279,7 @@ def test_imported_won_revenue_shows_on_the_campaign_scoreboard(
 def test_the_dashboard_counts_no_breach_for_imported_mqls(
     engine, marketer, manager, django_capture_on_commit_callbacks
 ):
-    from funnel.dashboards.selectors import dashboard_numbers, funnel_scope
+    from reporting.selectors import dashboard_numbers, funnel_scope
 
     WorkspaceSettings.objects.update_or_create(pk=1, defaults={"sla_hours": 24})
     with django_capture_on_commit_callbacks(execute=True):
