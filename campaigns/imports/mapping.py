@@ -83,7 +83,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "sql_at": ("sql date", "became a sales qualified lead date", "qualified date"),
     "opportunity_at": ("opportunity date", "became an opportunity date", "converted date"),
     "amount": ("amount", "deal amount", "close value", "deal value", "opportunity amount"),
-    "deal_owner": ("deal owner", "sales agent", "opportunity owner", "owner", "sales rep"),
+    "deal_owner": ("deal owner", "sales agent", "opportunity owner", "sales rep"),
     "pipeline_stage": ("pipeline stage", "deal pipeline stage", "opportunity stage"),
     "close_date": ("close date", "closed date", "closing date", "expected close"),
 }

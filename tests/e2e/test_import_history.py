@@ -15,7 +15,7 @@ from funnel.models import Opportunity, SlaBreach, Transition
 from leads.models import Lead
 from leads.roles import SALES_REP
 from tests.conftest import log_in
-from tests.imports.test_real_exports import shared_data
+from tests.imports.conftest import shared_data
 
 pytestmark = pytest.mark.browser
 

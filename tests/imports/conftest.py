@@ -1,4 +1,6 @@
 import io
+import os
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +43,14 @@ def errors_of(job: ImportJob) -> list[tuple[int, str, str]]:
 
 def counts(job: ImportJob) -> tuple[int, int, int, int]:
     return (job.created, job.updated, job.skipped, job.failed)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def shared_data() -> Path | None:
+    """../shared/data beside the clone (CI), or above the worktree (a helper's checkout)."""
+    given = os.environ.get("HANDOFF_SHARED_DATA")
+    candidates = [Path(given)] if given else []
+    candidates += [REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data"]
+    return next((path for path in candidates if (path / "README.md").exists()), None)

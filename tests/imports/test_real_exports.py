@@ -4,7 +4,6 @@ After each: no e-mail, no SLA breach, no nurture enrolment, no round robin."""
 
 import csv
 import datetime as dt
-import os
 import statistics
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -24,20 +23,9 @@ from funnel.sla import sla_breaches_find
 from leads.models import Lead
 from leads.roles import SALES_REP
 
-from .conftest import errors_of, run, upload
+from .conftest import errors_of, run, shared_data, upload
 
 pytestmark = pytest.mark.django_db
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def shared_data() -> Path | None:
-    """../shared/data beside the clone (CI), or above the worktree (a helper's checkout)."""
-    given = os.environ.get("HANDOFF_SHARED_DATA")
-    candidates = [Path(given)] if given else []
-    candidates += [REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data"]
-    return next((path for path in candidates if (path / "README.md").exists()), None)
-
 
 DATA = shared_data()
 if DATA is None:
