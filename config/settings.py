@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "campaigns",
     "campaigns.imports",
     "campaigns.nurture",
+    "campaigns.predictive",
     "funnel.dashboards",
     "outbox",
 ]

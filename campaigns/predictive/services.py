@@ -1,0 +1,333 @@
+"""Train a model from the log, keep it as a version, and score leads with the current one."""
+
+import datetime as dt
+import io
+import json
+import logging
+import math
+import time
+
+import joblib
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from leads.models import OTHER_FEATURES, Lead, LeadPrediction
+
+from .dataset import Column, attribute_specs, build_table, known_outcomes
+from .learner import AdditiveModel, train
+from .models import PredictiveSettings, ScoringModel
+
+log = logging.getLogger(__name__)
+
+REASONS = 5  # strongest features per lead kept singly; the rest summed as one reason
+SCORE_BATCH = 50_000
+
+
+def min_outcomes() -> int:
+    return int(getattr(settings, "HANDOFF_PREDICTIVE_MIN_OUTCOMES", 200))
+
+
+class TrainingRefused(Exception):
+    pass
+
+
+def scoring_model_request(*, user=None, excluded: list[str] | None = None) -> ScoringModel:
+    """Keep the marketer's choices and queue a training (on the heavy `imports` queue)."""
+    from outbox.services import task_enqueue_on_commit
+
+    from .tasks import train_model
+
+    with transaction.atomic():
+        prefs = PredictiveSettings.load()
+        if excluded is not None:
+            prefs.excluded = sorted({str(f) for f in excluded if str(f).strip()})
+            prefs.save(update_fields=["excluded"])
+        model = _new_version(user=user, prefs=prefs)
+        task_enqueue_on_commit(task=train_model, args=[model.pk])
+    return model
+
+
+def _new_version(*, user, prefs: PredictiveSettings) -> ScoringModel:
+    # The unique version is the claim: two requests at once get two versions.
+    for _ in range(5):
+        top = ScoringModel.objects.aggregate(v=Max("version"))["v"] or 0
+        try:
+            with transaction.atomic():
+                return ScoringModel.objects.create(
+                    version=top + 1,
+                    requested_by=user,
+                    outcome=prefs.outcome,
+                    excluded=list(prefs.excluded),
+                )
+        except Exception:  # noqa: S112 - IntegrityError on a version taken meanwhile
+            continue
+    raise TrainingRefused("Could not reserve a model version; try again.")
+
+
+def scoring_model_train(*, model_id: int, hgb: bool = True) -> ScoringModel:
+    """The task's body: read every lead, train, evaluate, store; then score every lead."""
+    started = time.monotonic()
+    claimed = ScoringModel.objects.filter(pk=model_id, status=ScoringModel.Status.TRAINING)
+    model = claimed.first()
+    if model is None:
+        return ScoringModel.objects.get(pk=model_id)  # done already: a redelivered task
+    positives, negatives = known_outcomes(model.outcome)
+    needed = min_outcomes()
+    if positives < needed or negatives < needed:
+        model.status = ScoringModel.Status.TOO_FEW_OUTCOMES
+        model.positives, model.negatives = positives, negatives
+        model.message = (
+            f"{positives} leads reached the outcome and {negatives} ended in nurture or junk; "
+            f"a model needs at least {needed} of each. The scoring rules work alone until then."
+        )
+        model.trained_at = timezone.now()
+        model.save()
+        return model
+    specs = attribute_specs()
+    table = build_table(outcome=model.outcome, specs=specs)
+    excluded = set(model.excluded)
+    result = train(table, excluded=excluded, hgb=hgb)
+    labelled = table.label >= 0
+    created = table.created[labelled]
+    buffer = io.BytesIO()
+    joblib.dump({"model": result.model, "specs": specs}, buffer, compress=3)
+    model.status = ScoringModel.Status.READY
+    model.trained_at = timezone.now()
+    model.algorithm = result.algorithm
+    model.features = result.model.features
+    model.flagged_leaks = result.flagged_leaks
+    model.positives = int((table.label == 1).sum())
+    model.negatives = int((table.label == 0).sum())
+    model.window_start = _when(created.min())
+    model.window_end = _when(created.max())
+    model.train_size, model.test_size = result.train_size, result.test_size
+    model.auc, model.ece = result.auc, result.ece
+    model.lift, model.calibration = result.lift, result.calibration
+    model.candidates, model.strongest = result.candidates, result.strongest
+    model.artifact = buffer.getvalue()
+    model.seconds = round(time.monotonic() - started, 2)
+    model.save()
+    del table
+    leads_score(model=model)
+    return model
+
+
+def _when(seconds: float):
+    return dt.datetime.fromtimestamp(float(seconds), tz=dt.UTC)
+
+
+def current_model() -> ScoringModel | None:
+    return (
+        ScoringModel.objects.filter(status=ScoringModel.Status.READY)
+        .defer("artifact")
+        .order_by("-version")
+        .first()
+    )
+
+
+_loaded: dict[int, dict] = {}
+
+
+def load_artifact(model: ScoringModel) -> dict:
+    """The fitted model, unpickled once per process and version."""
+    found = _loaded.get(model.pk)
+    if found is None:
+        blob = ScoringModel.objects.filter(pk=model.pk).values_list("artifact", flat=True)[0]
+        found = joblib.load(io.BytesIO(bytes(blob)))
+        _loaded.clear()
+        _loaded[model.pk] = found
+    return found
+
+
+def _reasons(
+    additive: AdditiveModel, contrib: np.ndarray, slots: np.ndarray, row: int, top: np.ndarray
+) -> list[dict]:
+    reasons = []
+    listed = 0.0
+    for j in top:
+        value = float(contrib[row, j])
+        listed += value
+        code = additive.codes[j]
+        reasons.append(
+            {
+                "feature": code.name,
+                "value": code.labels[slots[row, j]],
+                "contribution": round(value, 6),
+            }
+        )
+    rest = float(contrib[row].sum()) - listed
+    reasons.append({"feature": OTHER_FEATURES, "value": None, "contribution": round(rest, 6)})
+    return reasons
+
+
+def leads_score(*, model: ScoringModel | None = None, leads=None) -> int:
+    """Score leads (all of them, or the queryset given) with the model (default: current).
+    Writes `LeadPrediction` rows; answers how many."""
+    model = model or current_model()
+    if model is None:
+        return 0
+    artifact = load_artifact(model)
+    additive: AdditiveModel = artifact["model"]
+    levels = {c.name: c.levels for c in additive.codes if c.kind == "categorical"}
+    table = build_table(outcome=None, specs=artifact["specs"], levels=levels, leads=leads)
+    if not len(table.ids):
+        return 0
+    columns = {c.name: c for c in table.columns}
+    for code in additive.codes:  # a feature the data no longer has scores as missing
+        if code.name not in columns:
+            empty = np.zeros(len(table.ids), dtype=np.int32)
+            if code.kind == "numeric":
+                empty = np.full(len(table.ids), np.nan)
+            columns[code.name] = Column(code.name, code.kind, empty, code.levels)
+    now = timezone.now()
+    written = 0
+    for start in range(0, len(table.ids), SCORE_BATCH):
+        part = slice(start, start + SCORE_BATCH)
+        sub = {k: Column(c.name, c.kind, c.values[part], c.levels) for k, c in columns.items()}
+        contrib, slots = additive.contributions(sub)
+        logits = additive.base + contrib.sum(axis=1)
+        probability = 1.0 / (1.0 + np.exp(-logits))
+        k = min(REASONS, contrib.shape[1])
+        top = np.argpartition(-np.abs(contrib), k - 1, axis=1)[:, :k]
+        rows = []
+        for i, lead_id in enumerate(table.ids[part]):
+            order = top[i][np.argsort(-np.abs(contrib[i, top[i]]))]
+            rows.append(
+                (
+                    int(lead_id),
+                    float(probability[i]),
+                    additive.base,
+                    _reasons(additive, contrib, slots, i, order),
+                )
+            )
+        written += _write(rows, version=model.version, now=now)
+    return written
+
+
+def _write(rows, *, version: int, now) -> int:
+    if connection.vendor == "postgresql":
+        return _write_postgresql(rows, version=version, now=now)
+    objects = [
+        LeadPrediction(
+            lead_id=lead_id,
+            probability=p,
+            base=base,
+            reasons=reasons,
+            model_version=version,
+            scored_at=now,
+        )
+        for lead_id, p, base, reasons in rows
+    ]
+    LeadPrediction.objects.bulk_create(
+        objects,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["lead"],
+        update_fields=["probability", "base", "reasons", "model_version", "scored_at"],
+    )
+    return len(objects)
+
+
+def _write_postgresql(rows, *, version: int, now) -> int:
+    """COPY into a temporary table, then one upsert: a million rows in seconds. Leads deleted
+    meanwhile are skipped by the join."""
+    table = LeadPrediction._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS predictive_stage "
+            "(lead_id bigint, probability double precision, base double precision, "
+            "reasons jsonb) ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(
+            "COPY predictive_stage (lead_id, probability, base, reasons) FROM STDIN"
+        ) as copy:
+            for lead_id, p, base, reasons in rows:
+                copy.write_row((lead_id, p, base, json.dumps(reasons, ensure_ascii=False)))
+        cursor.execute(
+            f"INSERT INTO {table} (lead_id, probability, base, reasons, model_version, scored_at) "
+            "SELECT s.lead_id, s.probability, s.base, s.reasons, %s, %s FROM predictive_stage s "
+            f"JOIN {Lead._meta.db_table} l ON l.id = s.lead_id "
+            "ON CONFLICT (lead_id) DO UPDATE SET probability = EXCLUDED.probability, "
+            "base = EXCLUDED.base, reasons = EXCLUDED.reasons, "
+            "model_version = EXCLUDED.model_version, scored_at = EXCLUDED.scored_at",
+            [version, now],
+        )
+        return cursor.rowcount
+
+
+def model_status(model: ScoringModel | None = None) -> dict:
+    """The API's answer: the newest model's state, the served model's evaluation."""
+    newest = ScoringModel.objects.defer("artifact").order_by("-version").first()
+    served = current_model()
+    prefs = PredictiveSettings.load()
+    if newest is not None and newest.status == ScoringModel.Status.TRAINING:
+        status = "training"
+    elif served is not None:
+        status = "ready"
+    else:
+        status = "too_few_outcomes"
+    shown = served
+    return {
+        "status": status,
+        "version": shown.version if shown else None,
+        "trained_at": shown.trained_at if shown else None,
+        "outcome": shown.outcome if shown else prefs.outcome,
+        "algorithm": shown.algorithm if shown else None,
+        "features": shown.features if shown else [],
+        "excluded": shown.excluded if shown else list(prefs.excluded),
+        "flagged_leaks": shown.flagged_leaks if shown else [],
+        "auc": _finite(shown.auc) if shown else None,
+        "ece": _finite(shown.ece) if shown else None,
+        "lift": shown.lift if shown else [],
+        "calibration": shown.calibration if shown else [],
+        "window": {
+            "start": shown.window_start if shown else None,
+            "end": shown.window_end if shown else None,
+        },
+        "message": (newest.message if newest is not None and not served else ""),
+    }
+
+
+def _finite(x):
+    return None if x is None or not math.isfinite(x) else round(x, 4)
+
+
+STALE_TRAINING_SECONDS = 2 * 3600
+
+
+def scoring_model_stale_trainings_fail(*, now=None) -> int:
+    """A training whose worker died is marked failed, so the page stops saying "training"."""
+    now = now or timezone.now()
+    return ScoringModel.objects.filter(
+        status=ScoringModel.Status.TRAINING,
+        created_at__lt=now - dt.timedelta(seconds=STALE_TRAINING_SECONDS),
+    ).update(status=ScoringModel.Status.FAILED, message="The training did not finish.")
+
+
+def scoring_models_nightly() -> ScoringModel | None:
+    scoring_model_stale_trainings_fail()
+    if ScoringModel.objects.filter(status=ScoringModel.Status.TRAINING).exists():
+        return None
+    return scoring_model_request(user=None)
+
+
+PENDING_BATCH = 50_000
+
+
+def leads_score_pending(*, limit: int = PENDING_BATCH) -> int:
+    """Score leads that have no prediction from the current model or changed since theirs."""
+    from django.db.models import F, Q, Subquery
+
+    model = current_model()
+    if model is None:
+        return 0
+    pending = Lead.objects.filter(
+        Q(prediction__isnull=True)
+        | ~Q(prediction__model_version=model.version)
+        | Q(updated_at__gt=F("prediction__scored_at"))
+    ).order_by("id")
+    batch = Lead.objects.filter(pk__in=Subquery(pending.values("pk")[:limit]))
+    return leads_score(model=model, leads=batch)
