@@ -11,6 +11,7 @@ AUC is kept beside the served model's (`candidates`), so a marketer sees what ex
 reasons costs, if anything.
 """
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -85,7 +86,7 @@ def feature_code(column: Column, train_rows: np.ndarray) -> FeatureCode:
         labels.append("any")
     else:
         labels.append(f"< {_fmt(edges[0])}")
-        labels += [f"{_fmt(a)} to < {_fmt(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        labels += [f"{_fmt(a)} to < {_fmt(b)}" for a, b in itertools.pairwise(edges)]
         labels.append(f"≥ {_fmt(edges[-1])}")
     return FeatureCode(column.name, "numeric", labels, edges=edges)
 
