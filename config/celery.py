@@ -36,7 +36,11 @@ app.conf.update(
     # Applied by apply_async and by send_task alike, so the outbox's sends by name
     # (outbox.services) land where a direct call would. `imports.resume_stalled` stays on
     # the default queue: a quick sweep that only queues jobs again.
-    task_routes={"imports.run": {"queue": IMPORTS_QUEUE}},
+    task_routes={
+        "imports.run": {"queue": IMPORTS_QUEUE},
+        # Predictive scoring (issue 16): a training reads every lead and fits for minutes.
+        "predictive.train": {"queue": IMPORTS_QUEUE},
+    },
     beat_schedule={
         # Lead imports whose worker died are queued again; they resume where they were.
         "imports-resume-stalled": {"task": "imports.resume_stalled", "schedule": 60.0},
@@ -48,6 +52,18 @@ app.conf.beat_schedule["campaigns-rescore-nightly"] = {
     "schedule": crontab(hour=3, minute=15),
 }
 app.autodiscover_tasks()
+
+# Predictive scoring (issue 16): a new model every night from the day's outcomes (queued on
+# the heavy queue by `predictive.train`); new and changed leads scored every few minutes.
+app.conf.beat_schedule["predictive-train-nightly"] = {
+    "task": "predictive.train_nightly",
+    "schedule": crontab(hour=2, minute=30),
+}
+app.conf.beat_schedule["predictive-score-pending"] = {
+    "task": "predictive.score_pending",
+    "schedule": 300.0,
+    "options": {"expires": 300.0},
+}
 
 # Beat entries read their intervals from settings, where the environment is parsed once.
 from django.conf import settings  # noqa: E402

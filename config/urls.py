@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from campaigns import api as campaigns_api
 from campaigns.imports import api as imports_api
 from campaigns.nurture import urls as nurture_urls
+from campaigns.predictive import api as predictive_api
 from funnel import api as funnel_api
 from funnel import views as funnel_views
 from leads import views as leads_views
@@ -33,6 +34,7 @@ api = [
     path("imports/", imports_api.ImportListCreate.as_view(), name="api-imports"),
     path("imports/<int:pk>/", imports_api.ImportDetail.as_view(), name="api-import"),
     path("nurture/", include(nurture_urls.api_urlpatterns)),
+    path("scoring/model/", predictive_api.ScoringModelView.as_view(), name="api-scoring-model"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/",
@@ -58,6 +60,7 @@ urlpatterns = [
     path("imports/", include("campaigns.imports.urls")),
     path("", include(nurture_urls.urlpatterns)),
     path("api/", include(api)),
+    path("", include("campaigns.predictive.urls")),
     path("", include("campaigns.urls")),
     path("admin/", admin.site.urls),
 ]

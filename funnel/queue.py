@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from leads.models import Lead
@@ -27,12 +27,15 @@ class QueueRow:
     campaign: object | None = None
 
 
-def queue_leads(user):
-    """MQLs waiting for a decision, oldest first: a rep's own and the unassigned ones;
-    every MQL for a manager."""
-    leads = Lead.objects.filter(stage=Stage.MQL).select_related("owner")
+def queue_leads(user, *, sort: str = ""):
+    """MQLs waiting for a decision, oldest first (or by predicted probability, highest
+    first, unscored last): a rep's own and the unassigned ones; every MQL for a manager."""
+    leads = Lead.objects.filter(stage=Stage.MQL).select_related("owner", "prediction")
     if not is_manager(user):
         leads = leads.filter(Q(owner=user) | Q(owner__isnull=True))
+    if sort == "probability":
+        best = F("prediction__probability").desc(nulls_last=True)
+        return leads.order_by(best, "stage_changed_at", "id")
     return leads.order_by("stage_changed_at", "id")
 
 
@@ -70,7 +73,7 @@ def queue_rows(leads, *, now: dt.datetime | None = None) -> list[QueueRow]:
 
 
 def queue_row(lead_id: int, *, now: dt.datetime | None = None) -> QueueRow | None:
-    leads = Lead.objects.filter(pk=lead_id).select_related("owner")
+    leads = Lead.objects.filter(pk=lead_id).select_related("owner", "prediction")
     rows = queue_rows(leads, now=now)
     return rows[0] if rows else None
 

@@ -2,10 +2,12 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leads.models import Lead
 from leads.normalise import clean_email
+from leads.selectors import lead_prediction
 from leads.services import EDITABLE_FIELDS
 from leads.stages import Stage
 
@@ -59,14 +61,33 @@ class LeadSerializer(serializers.ModelSerializer):
         }
 
 
+class ReasonSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    value = serializers.CharField(allow_null=True)
+    contribution = serializers.FloatField(help_text="on the logit scale; sums with the base")
+
+
 class LeadDetailSerializer(LeadSerializer):
     criteria = serializers.SerializerMethodField()
+    # Predictive score (issue 16): the scorer's latest row, null before a model is trained.
+    probability = serializers.SerializerMethodField()
+    reasons = serializers.SerializerMethodField()
 
     class Meta(LeadSerializer.Meta):
         fields = (*LeadSerializer.Meta.fields, "criteria")
+        fields = (*fields, "probability", "reasons")
 
     def get_criteria(self, lead) -> list[dict]:
         return CriterionSerializer(criteria_results(lead), many=True).data
+
+    def get_probability(self, lead) -> float | None:
+        prediction = lead_prediction(lead)
+        return round(prediction.probability, 4) if prediction else None
+
+    @extend_schema_field(ReasonSerializer(many=True))
+    def get_reasons(self, lead) -> list[dict]:
+        prediction = lead_prediction(lead)
+        return prediction.reasons if prediction else []
 
 
 class LeadWriteSerializer(serializers.Serializer):
@@ -102,6 +123,8 @@ class LeadWriteSerializer(serializers.Serializer):
         "created_at",
         "updated_at",
         "criteria",
+        "probability",
+        "reasons",
     }
 
     def validate_email(self, value):

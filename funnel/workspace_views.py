@@ -59,7 +59,8 @@ def _is_htmx(request) -> bool:
 
 
 def _queue_context(request) -> dict:
-    leads = queue.queue_leads(request.user)
+    sort = "probability" if request.GET.get("sort") == "probability" else ""
+    leads = queue.queue_leads(request.user, sort=sort)
     page = Paginator(leads, settings.HANDOFF_QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     manager = is_manager(request.user)
     return {
@@ -71,7 +72,8 @@ def _queue_context(request) -> dict:
         "is_manager": manager,
         "is_rep": has_role(request.user, SALES_REP),
         "workspace": WorkspaceSettings.load(),
-        "query": "",
+        "query": "sort=probability" if sort else "",
+        "sort": sort,
     }
 
 

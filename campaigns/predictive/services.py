@@ -34,7 +34,9 @@ class TrainingRefused(Exception):
     pass
 
 
-def scoring_model_request(*, user=None, excluded: list[str] | None = None) -> ScoringModel:
+def scoring_model_request(
+    *, user=None, excluded: list[str] | None = None, outcome: str | None = None
+) -> ScoringModel:
     """Keep the marketer's choices and queue a training (on the heavy `imports` queue)."""
     from outbox.services import task_enqueue_on_commit
 
@@ -43,8 +45,10 @@ def scoring_model_request(*, user=None, excluded: list[str] | None = None) -> Sc
     with transaction.atomic():
         prefs = PredictiveSettings.load()
         if excluded is not None:
-            prefs.excluded = sorted({str(f) for f in excluded if str(f).strip()})
-            prefs.save(update_fields=["excluded"])
+            prefs.excluded = sorted({str(f).strip() for f in excluded if str(f).strip()})
+        if outcome is not None:
+            prefs.outcome = outcome
+        prefs.save(update_fields=["excluded", "outcome"])
         model = _new_version(user=user, prefs=prefs)
         task_enqueue_on_commit(task=train_model, args=[model.pk])
     return model
@@ -204,6 +208,7 @@ def leads_score(*, model: ScoringModel | None = None, leads=None) -> int:
                 )
             )
         written += _write(rows, version=model.version, now=now)
+        threshold_moves(model=model, lead_ids=table.ids[part], probabilities=probability)
     return written
 
 
@@ -331,3 +336,43 @@ def leads_score_pending(*, limit: int = PENDING_BATCH) -> int:
     ).order_by("id")
     batch = Lead.objects.filter(pk__in=Subquery(pending.values("pk")[:limit]))
     return leads_score(model=model, leads=batch)
+
+
+def predictive_threshold_set(*, probability: float | None) -> PredictiveSettings:
+    prefs = PredictiveSettings.load()
+    prefs.mql_probability = probability
+    prefs.save(update_fields=["mql_probability"])
+    return prefs
+
+
+def threshold_moves(*, model: ScoringModel, lead_ids, probabilities) -> int:
+    """Suspects and nurtured leads whose probability reached the threshold become MQLs (the
+    system names the model); the points threshold keeps working beside it."""
+    from funnel.errors import TransitionError
+    from funnel.services import transition_lead
+    from leads.stages import Stage
+
+    from ..scoring import THRESHOLD_MOVES
+
+    threshold = PredictiveSettings.load().mql_probability
+    if threshold is None:
+        return 0
+    over = {
+        int(i): float(p) for i, p in zip(lead_ids, probabilities, strict=True) if p >= threshold
+    }
+    if not over:
+        return 0
+    moved = 0
+    candidates = Lead.objects.filter(pk__in=list(over), stage__in=list(THRESHOLD_MOVES))
+    for lead in candidates.only("pk", "stage"):
+        why = (
+            f"probability {over[lead.pk]:.0%} ≥ {threshold:.0%} (predictive model v{model.version})"
+        )
+        try:
+            transition_lead(
+                lead_id=lead.pk, to=Stage.MQL, system_actor=why, expected_from=lead.stage
+            )
+            moved += 1
+        except TransitionError:
+            continue
+    return moved
