@@ -132,17 +132,19 @@ def current_model() -> ScoringModel | None:
     )
 
 
-_loaded: dict[int, dict] = {}
+_loaded: dict[tuple, dict] = {}
 
 
 def load_artifact(model: ScoringModel) -> dict:
     """The fitted model, unpickled once per process and version."""
-    found = _loaded.get(model.pk)
+    # Keyed by when it was trained too: a database rebuilt (tests, a restore) reuses ids.
+    key = (model.pk, model.version, model.trained_at)
+    found = _loaded.get(key)
     if found is None:
         blob = ScoringModel.objects.filter(pk=model.pk).values_list("artifact", flat=True)[0]
         found = joblib.load(io.BytesIO(bytes(blob)))
         _loaded.clear()
-        _loaded[model.pk] = found
+        _loaded[key] = found
     return found
 
 
@@ -246,6 +248,8 @@ def _write_postgresql(rows, *, version: int, now) -> int:
             "(lead_id bigint, probability double precision, base double precision, "
             "reasons jsonb) ON COMMIT DELETE ROWS"
         )
+        # Empty at every commit; a caller's open transaction (a test's) may hold rows still.
+        cursor.execute("TRUNCATE predictive_stage")
         with cursor.copy(
             "COPY predictive_stage (lead_id, probability, base, reasons) FROM STDIN"
         ) as copy:
