@@ -15,6 +15,7 @@ leads still open have none.
 
 import datetime as dt
 import math
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,9 +136,39 @@ class _Coder:
         return self.codes[text]
 
 
-def _first_campaigns(lead_ids=None) -> tuple[dict[int, str], dict[int, str]]:
-    campaign: dict[int, str] = {}
-    channel: dict[int, str] = {}
+class _Rows:
+    """Lead id -> row of the table, vectorised (no dict of a million ints)."""
+
+    def __init__(self, ids: np.ndarray):
+        self.order = np.argsort(ids, kind="stable")
+        self.sorted = ids[self.order]
+
+    def find(self, lead_ids) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, mask of the lead ids found)."""
+        lead_ids = np.asarray(lead_ids, dtype=np.int64)
+        where = np.searchsorted(self.sorted, lead_ids)
+        where = np.clip(where, 0, max(len(self.sorted) - 1, 0))
+        found = (
+            self.sorted[where] == lead_ids if len(self.sorted) else np.zeros(len(lead_ids), bool)
+        )
+        return self.order[where[found]], found
+
+
+def _chunks(rows, size: int = CHUNK):
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _first_campaigns(rows_of: _Rows, n: int, coders, lead_ids=None) -> tuple[np.ndarray, ...]:
+    """Codes of each lead's first campaign and its channel (0: none)."""
+    campaign_codes = np.zeros(n, dtype=np.int32)
+    channel_codes = np.zeros(n, dtype=np.int32)
     memberships = CampaignMembership.objects.all()
     if lead_ids is not None:
         memberships = memberships.filter(lead_id__in=lead_ids)
@@ -146,19 +177,30 @@ def _first_campaigns(lead_ids=None) -> tuple[dict[int, str], dict[int, str]]:
         .values_list("lead_id", "campaign__slug", "campaign__channel")
         .iterator(chunk_size=CHUNK)
     )
+    last = None
+    firsts = []
     for lead_id, slug, chan in rows:
-        if lead_id not in campaign:
-            campaign[lead_id] = slug
-            channel[lead_id] = chan
-    return campaign, channel
+        if lead_id != last:
+            firsts.append((lead_id, coders[0].code(slug), coders[1].code(chan)))
+            last = lead_id
+    if firsts:
+        data = np.asarray(firsts, dtype=np.int64)
+        where, found = rows_of.find(data[:, 0])
+        campaign_codes[where] = data[found, 1]
+        channel_codes[where] = data[found, 2]
+    return campaign_codes, channel_codes
 
 
-def _log_facts(outcome: str) -> dict[int, tuple[int, dt.datetime | None]]:
-    """Per lead with a log: (reached the outcome 1/0, first decision time)."""
+def _log_facts(outcome: str, rows_of: _Rows, n: int, lead_ids=None):
+    """Per lead: reached the outcome (0/1) and the first decision's time (NaN: none)."""
     positive = REACHED_SQL if outcome == Outcome.SQL else (Stage.CUSTOMER,)
+    hit = np.zeros(n, dtype=np.int8)
+    decided = np.full(n, np.nan)
+    log = Transition.objects.order_by()
+    if lead_ids is not None:
+        log = log.filter(lead_id__in=lead_ids)
     rows = (
-        Transition.objects.order_by()
-        .values("lead_id")
+        log.values("lead_id")
         .annotate(
             hit=Max(
                 Case(
@@ -172,22 +214,37 @@ def _log_facts(outcome: str) -> dict[int, tuple[int, dt.datetime | None]]:
         .values_list("lead_id", "hit", "decided_at")
         .iterator(chunk_size=CHUNK)
     )
-    return {lead_id: (hit, decided_at) for lead_id, hit, decided_at in rows}
+    for batch in _chunks(rows):
+        lead = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
+        hits = np.fromiter((r[1] for r in batch), dtype=np.int8, count=len(batch))
+        when = np.fromiter(
+            (r[2].timestamp() if r[2] else np.nan for r in batch),
+            dtype=np.float64,
+            count=len(batch),
+        )
+        where, found = rows_of.find(lead)
+        hit[where] = hits[found]
+        decided[where] = when[found]
+    return hit, decided
 
 
-def _engagement_counts(
-    index: dict[int, int], cutoff: np.ndarray, n: int, lead_ids=None
-) -> dict[str, np.ndarray]:
+def _engagement_counts(rows_of: _Rows, cutoff: np.ndarray, n: int, lead_ids=None):
     counts = {kind: np.zeros(n, dtype=np.float64) for kind in ENGAGEMENT_KINDS}
+    kinds = {kind: i for i, kind in enumerate(ENGAGEMENT_KINDS)}
     events = EngagementEvent.objects.order_by()
     if lead_ids is not None:
         events = events.filter(lead_id__in=lead_ids)
-    for lead_id, kind, at in events.values_list("lead_id", "kind", "at").iterator(chunk_size=CHUNK):
-        row = index.get(lead_id)
-        if row is None or kind not in counts:
-            continue
-        if at.timestamp() <= cutoff[row]:
-            counts[kind][row] += 1
+    rows = events.values_list("lead_id", "kind", "at").iterator(chunk_size=CHUNK)
+    for batch in _chunks(rows):
+        lead = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
+        kind = np.fromiter((kinds.get(r[1], -1) for r in batch), dtype=np.int64, count=len(batch))
+        at = np.fromiter((r[2].timestamp() for r in batch), dtype=np.float64, count=len(batch))
+        where, found = rows_of.find(lead)
+        kind, at = kind[found], at[found]
+        before = (at <= cutoff[where]) & (kind >= 0)
+        for name, i in kinds.items():
+            pick = where[before & (kind == i)]
+            np.add.at(counts[name], pick, 1)
     return counts
 
 
@@ -202,7 +259,7 @@ def build_table(
     """Read leads into columns. `outcome` None: no labels (scoring). `levels` freezes the
     categorical codes to a trained model's (scoring)."""
     now = now or timezone.now()
-    # A small set of leads (scoring new ones) reads only its own memberships and events.
+    # A small set of leads (scoring new ones) reads only its own log, memberships and events.
     subset = leads is not None and _is_small(leads)
     leads = leads if leads is not None else Lead.objects.all()
     subset_ids = leads.order_by().values("pk") if subset else None
@@ -223,19 +280,20 @@ def build_table(
         for spec in specs
         if spec.kind == "categorical"
     }
-    ids: list[int] = []
-    created: list[float] = []
-    stages: list[str] = []
-    text_codes = {name: [] for name in LEAD_TEXT}
-    size: list[float] = []
-    has_phone: list[int] = []
-    has_company: list[int] = []
-    attr_values: dict[str, list] = {spec.key: [] for spec in specs}
+    # array.array, not lists: 8 bytes a value, not a Python object each.
+    ids = array("q")
+    created = array("d")
+    closed = array("b")
+    text_codes = {name: array("i") for name in LEAD_TEXT}
+    size = array("d")
+    has_phone = array("i")
+    has_company = array("i")
+    attr_values = {spec.key: array("d" if spec.kind == "numeric" else "i") for spec in specs}
     width = len(fields)
     for row in query:
         ids.append(row[0])
         created.append(row[1].timestamp())
-        stages.append(row[2])
+        closed.append(row[2] in CLOSED)
         for i, name in enumerate(LEAD_TEXT, start=3):
             text_codes[name].append(text_coders[name].code(row[i]))
         size.append(math.nan if row[8] is None else float(row[8]))
@@ -247,32 +305,23 @@ def build_table(
             else:
                 attr_values[spec.key].append(attr_coders[spec.key].code(value))
     n = len(ids)
-    id_array = np.asarray(ids, dtype=np.int64)
-    index = {lead_id: row for row, lead_id in enumerate(ids)}
+    id_array = np.frombuffer(ids, dtype=np.int64) if n else np.zeros(0, np.int64)
+    rows_of = _Rows(id_array)
 
     label = None
     cutoff = np.full(n, now.timestamp())
     if outcome is not None:
-        facts = _log_facts(outcome)
+        hit, decided = _log_facts(outcome, rows_of, n, lead_ids=subset_ids)
         label = np.full(n, -1, dtype=np.int8)
-        for row, (lead_id, stage) in enumerate(zip(ids, stages, strict=True)):
-            hit, decided_at = facts.get(lead_id, (0, None))
-            if hit:
-                label[row] = 1
-            elif stage in CLOSED:
-                label[row] = 0
-            if decided_at is not None:
-                cutoff[row] = decided_at.timestamp()
-    campaign, channel = _first_campaigns(subset_ids)
+        label[np.frombuffer(closed, dtype=np.int8).astype(bool) if n else []] = 0
+        label[hit == 1] = 1
+        cutoff = np.where(np.isnan(decided), cutoff, decided)
     campaign_coder = _Coder(levels.get("campaign"))
     channel_coder = _Coder(levels.get("channel"))
-    campaign_codes = np.fromiter(
-        (campaign_coder.code(campaign.get(i)) for i in ids), dtype=np.int32, count=n
+    campaign_codes, channel_codes = _first_campaigns(
+        rows_of, n, (campaign_coder, channel_coder), lead_ids=subset_ids
     )
-    channel_codes = np.fromiter(
-        (channel_coder.code(channel.get(i)) for i in ids), dtype=np.int32, count=n
-    )
-    engagement = _engagement_counts(index, cutoff, n, lead_ids=subset_ids)
+    engagement = _engagement_counts(rows_of, cutoff, n, lead_ids=subset_ids)
 
     columns = [
         Column(name, "categorical", np.asarray(text_codes[name], dtype=np.int32), coder.levels)
