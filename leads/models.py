@@ -107,8 +107,15 @@ class LeadPrediction(models.Model):
     `probability = 1 / (1 + exp(-(base + sum(contributions))))`. `reasons` holds the strongest
     features first and, last, the remaining ones summed as one entry."""
 
+    # No foreign key in the database: a rescoring upserts a million rows joined to the leads
+    # already, and a per-row constraint trigger would double its cost. Django still deletes
+    # a lead's prediction with it.
     lead = models.OneToOneField(
-        Lead, on_delete=models.CASCADE, primary_key=True, related_name="prediction"
+        Lead,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="prediction",
+        db_constraint=False,
     )
     probability = models.FloatField()
     base = models.FloatField(default=0.0)
@@ -116,8 +123,8 @@ class LeadPrediction(models.Model):
     model_version = models.PositiveIntegerField()
     scored_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        indexes = [models.Index(fields=["probability"], name="leadprediction_probability")]
+    # No index on probability: the queue sorts a page of MQLs joined by lead, and a million
+    # rows rewritten per training would pay for it.
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.probability:.2f} (model {self.model_version})"

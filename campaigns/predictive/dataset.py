@@ -266,7 +266,10 @@ def build_table(
     annotations = {
         f"a{i}": KeyTextTransform(spec.key, "attributes") for i, spec in enumerate(specs)
     }
-    fields = ["id", "created_at", "stage", *LEAD_TEXT, "company_size", "phone", "company"]
+    # Scoring needs neither the creation time nor the stage: no datetime parsed per lead.
+    timed = outcome is not None
+    head = ["created_at", "stage"] if timed else [Value(0.0), Value("")]
+    fields = ["id", *head, *LEAD_TEXT, "company_size", "phone", "company"]
     query = (
         leads.order_by("created_at", "id")
         .annotate(**annotations)
@@ -292,7 +295,7 @@ def build_table(
     width = len(fields)
     for row in query:
         ids.append(row[0])
-        created.append(row[1].timestamp())
+        created.append(row[1].timestamp() if timed else 0.0)
         closed.append(row[2] in CLOSED)
         for i, name in enumerate(LEAD_TEXT, start=3):
             text_codes[name].append(text_coders[name].code(row[i]))

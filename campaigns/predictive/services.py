@@ -5,6 +5,8 @@ import io
 import json
 import logging
 import math
+import queue
+import threading
 import time
 
 import joblib
@@ -71,7 +73,7 @@ def _new_version(*, user, prefs: PredictiveSettings) -> ScoringModel:
     raise TrainingRefused("Could not reserve a model version; try again.")
 
 
-def scoring_model_train(*, model_id: int, hgb: bool = True) -> ScoringModel:
+def scoring_model_train(*, model_id: int, hgb: bool = True, score: bool = True) -> ScoringModel:
     """The task's body: read every lead, train, evaluate, store; then score every lead."""
     started = time.monotonic()
     claimed = ScoringModel.objects.filter(pk=model_id, status=ScoringModel.Status.TRAINING)
@@ -115,7 +117,8 @@ def scoring_model_train(*, model_id: int, hgb: bool = True) -> ScoringModel:
     model.seconds = round(time.monotonic() - started, 2)
     model.save()
     del table
-    leads_score(model=model)
+    if score:
+        leads_score(model=model)
     return model
 
 
@@ -148,25 +151,31 @@ def load_artifact(model: ScoringModel) -> dict:
     return found
 
 
-def _reasons(
-    additive: AdditiveModel, contrib: np.ndarray, slots: np.ndarray, row: int, top: np.ndarray
-) -> list[dict]:
-    reasons = []
-    listed = 0.0
-    for j in top:
-        value = float(contrib[row, j])
-        listed += value
-        code = additive.codes[j]
-        reasons.append(
-            {
-                "feature": code.name,
-                "value": code.labels[slots[row, j]],
-                "contribution": round(value, 6),
-            }
-        )
-    rest = float(contrib[row].sum()) - listed
-    reasons.append({"feature": OTHER_FEATURES, "value": None, "contribution": round(rest, 6)})
-    return reasons
+def _escape(text: str) -> str:
+    """COPY's text format reads a backslash as an escape: JSON's own are doubled."""
+    return text.replace("\\", "\\\\")
+
+
+def _fragments(additive, *, copy_text: bool) -> list[list[str]]:
+    """Per feature and slot, the JSON of a reason up to its contribution: a million leads'
+    reasons are then joined strings, not a million lists of dicts through json.dumps."""
+    escape = _escape if copy_text else str
+    return [
+        [
+            escape(
+                '{"feature": '
+                + json.dumps(code.name, ensure_ascii=False)
+                + ', "value": '
+                + json.dumps(label, ensure_ascii=False)
+                + ', "contribution": '
+            )
+            for label in code.labels
+        ]
+        for code in additive.codes
+    ]
+
+
+OTHER_FRAGMENT = '{"feature": ' + json.dumps(OTHER_FEATURES) + ', "value": null, "contribution": '
 
 
 def leads_score(*, model: ScoringModel | None = None, leads=None) -> int:
@@ -190,6 +199,14 @@ def leads_score(*, model: ScoringModel | None = None, leads=None) -> int:
             columns[code.name] = Column(code.name, code.kind, empty, code.levels)
     now = timezone.now()
     written = 0
+    copy_text = connection.vendor == "postgresql"
+    fragments = _fragments(additive, copy_text=copy_text)
+    other = _escape(OTHER_FRAGMENT) if copy_text else OTHER_FRAGMENT
+    # A million leads: a thread on its own connection writes one batch while this one builds
+    # the next (the database's work and Python's overlap). Small sets write here, in the
+    # caller's transaction.
+    threaded = copy_text and len(table.ids) > 2 * SCORE_BATCH
+    writer = _Writer(version=model.version, now=now, threaded=threaded)
     for start in range(0, len(table.ids), SCORE_BATCH):
         part = slice(start, start + SCORE_BATCH)
         sub = {k: Column(c.name, c.kind, c.values[part], c.levels) for k, c in columns.items()}
@@ -197,37 +214,94 @@ def leads_score(*, model: ScoringModel | None = None, leads=None) -> int:
         logits = additive.base + contrib.sum(axis=1)
         probability = 1.0 / (1.0 + np.exp(-logits))
         k = min(REASONS, contrib.shape[1])
-        top = np.argpartition(-np.abs(contrib), k - 1, axis=1)[:, :k]
+        strength = -np.abs(contrib)
+        top = np.argpartition(strength, k - 1, axis=1)[:, :k]
+        top = np.take_along_axis(
+            top, np.argsort(np.take_along_axis(strength, top, axis=1), axis=1), axis=1
+        )
+        top_contrib = np.take_along_axis(contrib, top, axis=1)
+        top_slots = np.take_along_axis(slots, top, axis=1)
+        rest = contrib.sum(axis=1) - top_contrib.sum(axis=1)
+        ids = table.ids[part].tolist()
+        p_list = probability.tolist()
+        top_l, slots_l, contrib_l = top.tolist(), top_slots.tolist(), top_contrib.tolist()
+        rest_l = rest.tolist()
+        base = repr(additive.base)
         rows = []
-        for i, lead_id in enumerate(table.ids[part]):
-            order = top[i][np.argsort(-np.abs(contrib[i, top[i]]))]
-            rows.append(
-                (
-                    int(lead_id),
-                    float(probability[i]),
-                    additive.base,
-                    _reasons(additive, contrib, slots, i, order),
-                )
+        for i, lead_id in enumerate(ids):
+            reasons = ", ".join(
+                [
+                    f"{fragments[j][slot]}{c:.6f}}}"
+                    for j, slot, c in zip(top_l[i], slots_l[i], contrib_l[i], strict=True)
+                ]
             )
-        written += _write(rows, version=model.version, now=now)
+            # One COPY line (PostgreSQL), or the same fields split again (other databases).
+            rows.append(
+                f"{lead_id}\t{p_list[i]!r}\t{base}\t[{reasons}, {other}{rest_l[i]:.6f}}}]\n"
+            )
+        writer.put(rows)
+        written += len(rows)
         threshold_moves(model=model, lead_ids=table.ids[part], probabilities=probability)
+    writer.close()
     return written
 
 
-def _write(rows, *, version: int, now) -> int:
+class _Writer:
+    def __init__(self, *, version: int, now, threaded: bool):
+        self.version, self.now = version, now
+        self.thread = None
+        self.error: BaseException | None = None
+        if threaded:
+            self.queue: queue.Queue = queue.Queue(maxsize=1)
+            self.thread = threading.Thread(target=self._run, name="predictive-writer")
+            self.thread.start()
+
+    def put(self, rows: list[str]) -> None:
+        if self.thread is None:
+            _write(rows, version=self.version, now=self.now)
+            return
+        if self.error is not None:
+            raise self.error
+        self.queue.put(rows)
+
+    def _run(self) -> None:
+        from django.db import connection as own
+
+        try:
+            while (rows := self.queue.get()) is not None:
+                if self.error is None:
+                    _write(rows, version=self.version, now=self.now)
+        except BaseException as exc:  # re-raised in the scoring thread
+            self.error = exc
+            while self.queue.get() is not None:
+                pass
+        finally:
+            own.close()
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            if self.error is not None:
+                raise self.error
+
+
+def _write(rows: list[str], *, version: int, now) -> int:
     if connection.vendor == "postgresql":
         return _write_postgresql(rows, version=version, now=now)
-    objects = [
-        LeadPrediction(
-            lead_id=lead_id,
-            probability=p,
-            base=base,
-            reasons=reasons,
-            model_version=version,
-            scored_at=now,
+    objects = []
+    for line in rows:
+        lead_id, p, base, reasons = line.rstrip("\n").split("\t", 3)
+        objects.append(
+            LeadPrediction(
+                lead_id=int(lead_id),
+                probability=float(p),
+                base=float(base),
+                reasons=json.loads(reasons),
+                model_version=version,
+                scored_at=now,
+            )
         )
-        for lead_id, p, base, reasons in rows
-    ]
     LeadPrediction.objects.bulk_create(
         objects,
         batch_size=2000,
@@ -238,7 +312,7 @@ def _write(rows, *, version: int, now) -> int:
     return len(objects)
 
 
-def _write_postgresql(rows, *, version: int, now) -> int:
+def _write_postgresql(lines: list[str], *, version: int, now) -> int:
     """COPY into a temporary table, then one upsert: a million rows in seconds. Leads deleted
     meanwhile are skipped by the join."""
     table = LeadPrediction._meta.db_table
@@ -250,11 +324,13 @@ def _write_postgresql(rows, *, version: int, now) -> int:
         )
         # Empty at every commit; a caller's open transaction (a test's) may hold rows still.
         cursor.execute("TRUNCATE predictive_stage")
+        # A lost batch is scored again (score_pending): no need to wait for its WAL flush.
+        cursor.execute("SET LOCAL synchronous_commit TO off")
         with cursor.copy(
             "COPY predictive_stage (lead_id, probability, base, reasons) FROM STDIN"
         ) as copy:
-            for lead_id, p, base, reasons in rows:
-                copy.write_row((lead_id, p, base, json.dumps(reasons, ensure_ascii=False)))
+            for start in range(0, len(lines), 5000):
+                copy.write("".join(lines[start : start + 5000]))
         cursor.execute(
             f"INSERT INTO {table} (lead_id, probability, base, reasons, model_version, scored_at) "
             "SELECT s.lead_id, s.probability, s.base, s.reasons, %s, %s FROM predictive_stage s "
