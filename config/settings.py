@@ -263,6 +263,9 @@ HANDOFF_BULK_MAX = env_int("HANDOFF_BULK_MAX", 200, minimum=1)
 # --- Marketing: segments, capture, scoring (issue 6) ----------------------------
 # Engagement points halve every this many days (0: no decay).
 HANDOFF_SCORE_HALF_LIFE_DAYS = env_int("HANDOFF_SCORE_HALF_LIFE_DAYS", 30, minimum=0)
+# Predictive scoring (issue 16): a model needs this many leads that reached the outcome and as
+# many that ended in nurture or junk; with fewer, the rules work alone.
+HANDOFF_PREDICTIVE_MIN_OUTCOMES = env_int("HANDOFF_PREDICTIVE_MIN_OUTCOMES", 200, minimum=1)
 # Landing pages: form posts per client address per window, and the largest body accepted.
 HANDOFF_CAPTURE_RATE_LIMIT = env_int("HANDOFF_CAPTURE_RATE_LIMIT", 10, minimum=1)
 HANDOFF_CAPTURE_RATE_WINDOW = env_int("HANDOFF_CAPTURE_RATE_WINDOW", 3600, minimum=1)
