@@ -83,8 +83,9 @@ def attribute_specs(leads=None, *, sample: int = SAMPLE) -> list[AttributeSpec]:
     alike). Identifiers (a distinct value per lead) and free text are left out: they cannot
     generalise."""
     leads = leads if leads is not None else Lead.objects.all()
-    rows = list(leads.order_by("id").values_list("attributes", flat=True)[: sample // 2])
-    rows += list(leads.order_by("-id").values_list("attributes", flat=True)[: sample // 2])
+    picked = dict(leads.order_by("id").values_list("id", "attributes")[: sample // 2])
+    picked.update(leads.order_by("-id").values_list("id", "attributes")[: sample // 2])
+    rows = list(picked.values())  # each lead once, however few there are
     seen: dict[str, list[str]] = {}
     for attrs in rows:
         if not isinstance(attrs, dict):
