@@ -61,7 +61,7 @@ class LeadSerializer(serializers.ModelSerializer):
         }
 
 
-class ReasonSerializer(serializers.Serializer):
+class PredictionReasonSerializer(serializers.Serializer):
     feature = serializers.CharField()
     value = serializers.CharField(allow_null=True)
     contribution = serializers.FloatField(help_text="on the logit scale; sums with the base")
@@ -84,7 +84,7 @@ class LeadDetailSerializer(LeadSerializer):
         prediction = lead_prediction(lead)
         return round(prediction.probability, 4) if prediction else None
 
-    @extend_schema_field(ReasonSerializer(many=True))
+    @extend_schema_field(PredictionReasonSerializer(many=True))
     def get_reasons(self, lead) -> list[dict]:
         prediction = lead_prediction(lead)
         return prediction.reasons if prediction else []
