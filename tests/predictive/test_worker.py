@@ -28,7 +28,11 @@ def test_it_trains_in_the_imports_worker_and_scores_every_lead(
         timeout=120,
         message="the worker trained the model",
     )
+    # Then it scores every lead with it.
+    wait_for(lambda: LeadPrediction.objects.count() == 420, timeout=60, message="leads scored")
     answer = client.get("/api/scoring/model/").json()
     assert answer["status"] == "ready"
     assert "attributes.Noise" not in answer["features"]
-    assert LeadPrediction.objects.count() == 420
+    assert set(LeadPrediction.objects.values_list("model_version", flat=True)) == {
+        answer["version"]
+    }
