@@ -107,9 +107,9 @@ class LeadPrediction(models.Model):
     `probability = 1 / (1 + exp(-(base + sum(contributions))))`. `reasons` holds the strongest
     features first and, last, the remaining ones summed as one entry."""
 
-    # No foreign key in the database: a rescoring upserts a million rows joined to the leads
-    # already, and a per-row constraint trigger would double its cost. Django still deletes
-    # a lead's prediction with it.
+    # No foreign key in the database: a rescoring writes a million rows of leads it has just
+    # read, and a per-row constraint trigger would double its cost. Django deletes a lead's
+    # prediction with it (leads with a log are never deleted: the log protects them).
     lead = models.OneToOneField(
         Lead,
         on_delete=models.CASCADE,

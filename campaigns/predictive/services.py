@@ -202,6 +202,7 @@ def leads_score(*, model: ScoringModel | None = None, leads=None) -> int:
     copy_text = connection.vendor == "postgresql"
     fragments = _fragments(additive, copy_text=copy_text)
     other = _escape(OTHER_FRAGMENT) if copy_text else OTHER_FRAGMENT
+    tail = f"\t{model.version}\t{now.isoformat()}\n"
     # A million leads: a thread on its own connection writes one batch while this one builds
     # the next (the database's work and Python's overlap). Small sets write here, in the
     # caller's transaction.
@@ -237,9 +238,9 @@ def leads_score(*, model: ScoringModel | None = None, leads=None) -> int:
             )
             # One COPY line (PostgreSQL), or the same fields split again (other databases).
             rows.append(
-                f"{lead_id}\t{p_list[i]!r}\t{base}\t[{reasons}, {other}{rest_l[i]:.6f}}}]\n"
+                f"{lead_id}\t{p_list[i]!r}\t{base}\t[{reasons}, {other}{rest_l[i]:.6f}}}]{tail}"
             )
-        writer.put(rows)
+        writer.put((ids, rows))
         written += len(rows)
         threshold_moves(model=model, lead_ids=table.ids[part], probabilities=probability)
     writer.close()
@@ -256,7 +257,7 @@ class _Writer:
             self.thread = threading.Thread(target=self._run, name="predictive-writer")
             self.thread.start()
 
-    def put(self, rows: list[str]) -> None:
+    def put(self, rows: tuple[list[int], list[str]]) -> None:
         if self.thread is None:
             _write(rows, version=self.version, now=self.now)
             return
@@ -286,12 +287,13 @@ class _Writer:
                 raise self.error
 
 
-def _write(rows: list[str], *, version: int, now) -> int:
+def _write(batch: tuple[list[int], list[str]], *, version: int, now) -> int:
+    ids, rows = batch
     if connection.vendor == "postgresql":
-        return _write_postgresql(rows, version=version, now=now)
+        return _write_postgresql(ids, rows)
     objects = []
     for line in rows:
-        lead_id, p, base, reasons = line.rstrip("\n").split("\t", 3)
+        lead_id, p, base, reasons, _, _ = line.rstrip("\n").split("\t")
         objects.append(
             LeadPrediction(
                 lead_id=int(lead_id),
@@ -312,35 +314,25 @@ def _write(rows: list[str], *, version: int, now) -> int:
     return len(objects)
 
 
-def _write_postgresql(lines: list[str], *, version: int, now) -> int:
-    """COPY into a temporary table, then one upsert: a million rows in seconds. Leads deleted
-    meanwhile are skipped by the join."""
+# Scorers (a training's, the pending sweep) write one at a time: a batch replaces its leads'
+# rows, and two batches holding the same lead would otherwise collide.
+WRITE_LOCK = 16_000_016
+
+
+def _write_postgresql(ids: list[int], lines: list[str]) -> int:
+    """Replace the batch's rows: delete them, then COPY the new ones straight in (one pass;
+    an upsert through a staging table wrote every row twice)."""
     table = LeadPrediction._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS predictive_stage "
-            "(lead_id bigint, probability double precision, base double precision, "
-            "reasons jsonb) ON COMMIT DELETE ROWS"
-        )
-        # Empty at every commit; a caller's open transaction (a test's) may hold rows still.
-        cursor.execute("TRUNCATE predictive_stage")
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         # A lost batch is scored again (score_pending): no need to wait for its WAL flush.
         cursor.execute("SET LOCAL synchronous_commit TO off")
-        with cursor.copy(
-            "COPY predictive_stage (lead_id, probability, base, reasons) FROM STDIN"
-        ) as copy:
+        cursor.execute(f"DELETE FROM {table} WHERE lead_id = ANY(%s)", [ids])
+        columns = "lead_id, probability, base, reasons, model_version, scored_at"
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for start in range(0, len(lines), 5000):
                 copy.write("".join(lines[start : start + 5000]))
-        cursor.execute(
-            f"INSERT INTO {table} (lead_id, probability, base, reasons, model_version, scored_at) "
-            "SELECT s.lead_id, s.probability, s.base, s.reasons, %s, %s FROM predictive_stage s "
-            f"JOIN {Lead._meta.db_table} l ON l.id = s.lead_id "
-            "ON CONFLICT (lead_id) DO UPDATE SET probability = EXCLUDED.probability, "
-            "base = EXCLUDED.base, reasons = EXCLUDED.reasons, "
-            "model_version = EXCLUDED.model_version, scored_at = EXCLUDED.scored_at",
-            [version, now],
-        )
-        return cursor.rowcount
+    return len(lines)
 
 
 def model_status(model: ScoringModel | None = None) -> dict:
