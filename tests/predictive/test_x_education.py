@@ -24,7 +24,6 @@ def test_it_meets_the_targets_with_the_leaking_columns_excluded(marketer):
     job = import_x_education(marketer)
     assert job.created == 9240
     model = train(LEAKS)
-    print(model.candidates, model.auc, model.ece, model.flagged_leaks, model.strongest[:5])
     assert model.status == "ready"
     assert model.auc >= 0.88
     assert model.ece <= 0.05
@@ -45,5 +44,4 @@ def test_it_meets_the_targets_with_the_leaking_columns_excluded(marketer):
 def test_it_flags_a_leaking_column_left_in(marketer):
     import_x_education(marketer)
     model = train([leak for leak in LEAKS if leak != "Tags"])
-    print(model.flagged_leaks)
     assert [f["feature"] for f in model.flagged_leaks] == ["attributes.Tags"]
