@@ -92,10 +92,17 @@ def scoring_model_train(*, model_id: int, hgb: bool = True, score: bool = True) 
         model.trained_at = timezone.now()
         model.save()
         return model
-    specs = attribute_specs()
-    table = build_table(outcome=model.outcome, specs=specs)
-    excluded = set(model.excluded)
-    result = train(table, excluded=excluded, hgb=hgb)
+    try:
+        specs = attribute_specs()
+        table = build_table(outcome=model.outcome, specs=specs)
+        result = train(table, excluded=set(model.excluded), hgb=hgb)
+    except Exception as exc:
+        # The page says so at once, rather than "training" until the stale sweep.
+        log.exception("predictive model v%s failed", model.version)
+        model.status = ScoringModel.Status.FAILED
+        model.message = f"The training stopped: {exc}"[:2000]
+        model.save(update_fields=["status", "message"])
+        raise
     labelled = table.label >= 0
     created = table.created[labelled]
     buffer = io.BytesIO()

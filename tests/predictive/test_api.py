@@ -114,3 +114,22 @@ def test_it_refuses_training_to_reps_and_bad_bodies(marketer, rep, manager):
     again = client_for(marketer).post("/api/scoring/model/", {}, format="json")
     assert again.status_code == 409
     assert "is training" in again.json()["detail"]
+
+
+def test_it_marks_a_training_that_fails_as_failed(marketer, monkeypatch):
+    import_synthetic()
+    model = client_for(marketer).post("/api/scoring/model/", {}, format="json")
+    assert model.status_code == 202
+
+    def broken(*args, **kwargs):
+        raise ValueError("no memory left")
+
+    monkeypatch.setattr("campaigns.predictive.services.train", broken)
+    with pytest.raises(ValueError):
+        run_queued_training()
+    failed = ScoringModel.objects.get()
+    assert failed.status == "failed"
+    assert "no memory left" in failed.message
+    assert client_for(marketer).get("/api/scoring/model/").json()["status"] == "too_few_outcomes"
+    # Another training may start: nothing is left "training".
+    assert client_for(marketer).post("/api/scoring/model/", {}, format="json").status_code == 202
