@@ -28,6 +28,7 @@ from .capture import (
 )
 from .forms import MIN_ROWS, CampaignForm, ScoringRuleForm, SegmentForm
 from .models import Campaign, CaptureSubmission, ScoringRule, Segment
+from .predictive.models import PredictiveSettings
 from .segments import ATTRIBUTE_PREFIX, FIELDS
 from .selectors import campaign_list as campaigns_selected
 from .selectors import (
@@ -294,6 +295,8 @@ def scoring_rules(request):
             "threshold": settings.HANDOFF_MQL_THRESHOLD,
             "half_life": settings.HANDOFF_SCORE_HALF_LIFE_DAYS,
             "points": settings.HANDOFF_ENGAGEMENT_POINTS,
+            # Predictive scoring (issue 16): the MQL threshold as a probability.
+            "predictive": PredictiveSettings.load(),
         },
         status=400 if request.method == "POST" else 200,
     )

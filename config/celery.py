@@ -59,6 +59,17 @@ BEAT_SCHEDULE = {
         "schedule": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS),
         "options": {"expires": float(settings.HANDOFF_OUTBOX_SWEEP_SECONDS)},
     },
+    # Predictive scoring: a new model every night from the day's outcomes (queued on the
+    # heavy queue by `predictive.train`); new and changed leads scored every few minutes.
+    "predictive-train-nightly": {
+        "task": "predictive.train_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "predictive-score-pending": {
+        "task": "predictive.score_pending",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     # A rep's working day: one morning digest per rep (funnel.my_day), claimed per rep and
     # day, so a second run of the entry on the same day sends nothing.
     "funnel-morning-digests": {
@@ -89,7 +100,11 @@ app.conf.update(
     # Applied by apply_async and by send_task alike, so the outbox's sends by name
     # (outbox.services) land where a direct call would. `imports.resume_stalled` stays on
     # the default queue: a quick sweep that only queues jobs again.
-    task_routes={"imports.run": {"queue": IMPORTS_QUEUE}},
+    task_routes={
+        "imports.run": {"queue": IMPORTS_QUEUE},
+        # Predictive scoring: a training reads every lead and fits for minutes.
+        "predictive.train": {"queue": IMPORTS_QUEUE},
+    },
     beat_schedule=BEAT_SCHEDULE,
 )
 app.autodiscover_tasks()

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "campaigns",
     "campaigns.imports",
     "campaigns.nurture",
+    "campaigns.predictive",
     "reporting",
     "outbox",
     # Login throttling (django-axes; its settings under "auth").
@@ -343,6 +344,10 @@ HANDOFF_DIGEST_HOUR = env_int("HANDOFF_DIGEST_HOUR", 7, minimum=0)
 HANDOFF_DIGEST_MINUTE = env_int("HANDOFF_DIGEST_MINUTE", 0, minimum=0)
 if HANDOFF_DIGEST_HOUR > 23 or HANDOFF_DIGEST_MINUTE > 59:
     raise ImproperlyConfigured("HANDOFF_DIGEST_HOUR is 0-23 and HANDOFF_DIGEST_MINUTE 0-59.")
+
+# Predictive scoring: a model needs this many leads that reached the outcome and as many
+# that ended in nurture or junk; with fewer, the rules work alone.
+HANDOFF_PREDICTIVE_MIN_OUTCOMES = env_int("HANDOFF_PREDICTIVE_MIN_OUTCOMES", 200, minimum=1)
 
 # --- Handoff: landing pages (campaigns.capture) -------------------------------
 # Landing pages: form posts per client address per window, and the largest body accepted.

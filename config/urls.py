@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from campaigns import api as campaigns_api
 from campaigns.imports import api as imports_api
 from campaigns.nurture import urls as nurture_urls
+from campaigns.predictive import api as predictive_api
 from funnel import activity_api
 from funnel import api as funnel_api
 from funnel import views as funnel_views
@@ -49,6 +50,7 @@ api = [
         name="api-import-errors",
     ),
     path("nurture/", include(nurture_urls.api_urlpatterns)),
+    path("scoring/model/", predictive_api.ScoringModelView.as_view(), name="api-scoring-model"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/",
@@ -74,6 +76,7 @@ urlpatterns = [
     path("imports/", include("campaigns.imports.urls")),
     path("", include(nurture_urls.urlpatterns)),
     path("api/", include(api)),
+    path("", include("campaigns.predictive.urls")),
     path("", include("campaigns.urls")),
     path("admin/", admin.site.urls),
 ]

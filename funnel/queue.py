@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q, prefetch_related_objects
+from django.db.models import Count, F, Prefetch, Q, prefetch_related_objects
 from django.utils import timezone
 
 from leads.models import Lead
@@ -27,13 +27,16 @@ class QueueRow:
     campaign: object | None = None
 
 
-def queue_leads(user):
-    """MQLs waiting for a decision, oldest first: a rep's own and the unassigned ones;
-    every MQL for a manager. The page shows them through `queue_view` (filters, the
-    user's own first)."""
-    leads = Lead.objects.filter(stage=Stage.MQL).select_related("owner")
+def queue_leads(user, *, sort: str = ""):
+    """MQLs waiting for a decision, oldest first (or by predicted probability, highest
+    first, unscored last): a rep's own and the unassigned ones; every MQL for a manager.
+    The page shows them through `queue_view` (filters, the user's own first)."""
+    leads = Lead.objects.filter(stage=Stage.MQL).select_related("owner", "prediction")
     if not is_manager(user):
         leads = leads.filter(Q(owner=user) | Q(owner__isnull=True))
+    if sort == "probability":
+        best = F("prediction__probability").desc(nulls_last=True)
+        return leads.order_by(best, "stage_changed_at", "id")
     return leads.order_by("stage_changed_at", "id")
 
 
@@ -85,7 +88,7 @@ def queue_rows(leads, *, now: dt.datetime | None = None) -> list[QueueRow]:
 
 
 def queue_row(lead_id: int, *, now: dt.datetime | None = None) -> QueueRow | None:
-    leads = Lead.objects.filter(pk=lead_id).select_related("owner")
+    leads = Lead.objects.filter(pk=lead_id).select_related("owner", "prediction")
     rows = queue_rows(leads, now=now)
     return rows[0] if rows else None
 
@@ -167,6 +170,7 @@ class QueueFilters:
     source: str = ""
     age: str = ""
     sla: str = ""
+    sort: str = ""  # "" (oldest first) or "probability" (highest predicted chance first)
     errors: dict = field(default_factory=dict)
 
     @classmethod
@@ -193,6 +197,7 @@ class QueueFilters:
             errors["sla"] = f"Choose one of {', '.join(SLA_CHOICES)}."
         else:
             filters.sla = sla
+        filters.sort = "probability" if data.get("sort") == "probability" else ""
         filters.errors = errors
         return filters
 
@@ -206,6 +211,7 @@ class QueueFilters:
             "source": self.source,
             "age": self.age,
             "sla": self.sla,
+            "sort": self.sort,
         }
         values.update({name: value for name, value in changes.items() if name in values})
         query = QueryDict(mutable=True)
@@ -248,7 +254,7 @@ def _sla_q(sla: str, now: dt.datetime, hours: int) -> Q:
 
 def _scoped(user, filters: QueueFilters):
     """MQLs the user may see, narrowed by campaign and source (the filters without counts)."""
-    leads = queue_leads(user)
+    leads = queue_leads(user, sort=filters.sort)
     if filters.campaign:
         membership_model = Lead.memberships.rel.related_model
         members = membership_model.objects.filter(campaign__slug=filters.campaign)

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from leads.fields import EDITABLE_FIELDS
 from leads.models import Lead
 from leads.normalise import clean_email
+from leads.selectors import lead_prediction
 from leads.stages import Stage
 from leads.touches import lead_touches
 
@@ -88,14 +89,24 @@ class DealSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Opportunity.Status.choices)
 
 
+class PredictionReasonSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    value = serializers.CharField(allow_null=True)
+    contribution = serializers.FloatField(help_text="on the logit scale; sums with the base")
+
+
 class LeadDetailSerializer(LeadSerializer):
     criteria = serializers.SerializerMethodField()
     first_touch = serializers.SerializerMethodField()
     last_touch = serializers.SerializerMethodField()
     deal = serializers.SerializerMethodField()
+    # Predictive score: the scorer's latest row, null before a model is trained.
+    probability = serializers.SerializerMethodField()
+    reasons = serializers.SerializerMethodField()
 
     class Meta(LeadSerializer.Meta):
         fields = (*LeadSerializer.Meta.fields, "criteria", "first_touch", "last_touch", "deal")
+        fields = (*fields, "probability", "reasons")
 
     def get_criteria(self, lead) -> list[dict]:
         return CriterionSerializer(criteria_results(lead), many=True).data
@@ -120,6 +131,15 @@ class LeadDetailSerializer(LeadSerializer):
     def get_deal(self, lead) -> dict | None:
         deal = lead_deal(lead)
         return DealSerializer(deal).data if deal is not None else None
+
+    def get_probability(self, lead) -> float | None:
+        prediction = lead_prediction(lead)
+        return round(prediction.probability, 4) if prediction else None
+
+    @extend_schema_field(PredictionReasonSerializer(many=True))
+    def get_reasons(self, lead) -> list[dict]:
+        prediction = lead_prediction(lead)
+        return prediction.reasons if prediction else []
 
 
 class LeadWriteSerializer(serializers.Serializer):

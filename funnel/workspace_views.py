@@ -97,6 +97,9 @@ def _queue_context(request) -> dict:
         "is_rep": has_role(request.user, SALES_REP),
         "workspace": WorkspaceSettings.load(),
         "query": filters.query(),
+        "filters_oldest": filters.query(sort="", page=""),
+        "filters_probability": filters.query(sort="probability", page=""),
+        "sort": filters.sort,
     }
 
 

@@ -101,3 +101,46 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"lead {self.lead_id} erased {self.at:%Y-%m-%d}"
+
+
+class LeadPrediction(models.Model):
+    """The predictive model's latest score of a lead, written by the scorer (campaigns'
+    `predictive` app) and read by the lead page, the queue and the API, which do not import it.
+
+    `base` plus every contribution in `reasons` is the score on the logit scale:
+    `probability = 1 / (1 + exp(-(base + sum(contributions))))`. `reasons` holds the strongest
+    features first and, last, the remaining ones summed as one entry."""
+
+    # No foreign key in the database: a rescoring writes a million rows of leads it has just
+    # read, and a per-row constraint trigger would double its cost. Django deletes a lead's
+    # prediction with it (leads with a log are never deleted: the log protects them).
+    lead = models.OneToOneField(
+        Lead,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="prediction",
+        db_constraint=False,
+    )
+    probability = models.FloatField()
+    base = models.FloatField(default=0.0)
+    reasons = models.JSONField(default=list, blank=True)
+    model_version = models.PositiveIntegerField()
+    scored_at = models.DateTimeField(default=timezone.now)
+
+    # No index on probability: the queue sorts a page of MQLs joined by lead, and a million
+    # rows rewritten per training would pay for it.
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.probability:.2f} (model {self.model_version})"
+
+    @property
+    def percent(self) -> int:
+        return round(self.probability * 100)
+
+    @property
+    def top_reasons(self) -> list[dict]:
+        return [r for r in self.reasons if r.get("feature") != OTHER_FEATURES][:3]
+
+
+# The name of the one reason that sums the contributions of the features not listed singly.
+OTHER_FEATURES = "(other features)"

@@ -109,3 +109,14 @@ def lead_owner_candidates():
         .distinct()
         .order_by("username")
     )
+
+
+def lead_prediction(lead: Lead):
+    """The lead's predictive score (`LeadPrediction`), or None before a model scored it.
+    Cached on the instance, so a page and its API read it once."""
+    from .models import LeadPrediction
+
+    try:
+        return lead.prediction
+    except LeadPrediction.DoesNotExist:
+        return None

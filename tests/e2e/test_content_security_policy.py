@@ -20,6 +20,7 @@ PAGES = [
     "/campaigns/{campaign}/",
     "/segments/new/",
     "/scoring/",
+    "/scoring/model/",
     "/imports/new/",
     "/imports/",
     "/nurture/",

@@ -202,8 +202,10 @@ def test_a_json_array_body_is_400_not_500(api, marketer):
 def test_the_detail_has_criteria_and_404s_as_json(api, rep, make_lead):
     lead = make_lead("mql")
     body = api(rep).get(f"/api/leads/{lead.pk}/").json()
-    assert set(body) == LEAD_KEYS | {"criteria", "first_touch", "last_touch", "deal"}
+    keys = {"criteria", "first_touch", "last_touch", "deal", "probability", "reasons"}
+    assert set(body) == LEAD_KEYS | keys
     assert body["deal"] is None
+    assert (body["probability"], body["reasons"]) == (None, [])  # no predictive model yet
     missing = api(rep).get("/api/leads/999999/")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
 

@@ -413,6 +413,9 @@ ROWS = {
     "campaign-token-rotate GET": row("GET", "/campaigns/{slug}/rotate-token/", "page", post_only()),
     "scoring-rules": row("GET", "/scoring/", "page", marketing(), why=MARKETING_ONLY),
     "scoring-rule-delete GET": row("GET", "/scoring/{rule}/delete/", "page", post_only()),
+    # Predictive scoring (issue 16): every role reads the model page; training is marketing's.
+    "scoring-model": row("GET", "/scoring/model/", "page", everyone()),
+    "scoring-threshold GET": row("GET", "/scoring/threshold/", "page", post_only()),
     "landing (public)": row("GET", "/f/{slug}/", "page", public(200), check=landing_page),
     "landing missing": row("GET", "/f/no-such-campaign/", "page", public(404)),
     "landing HEAD (public)": row("HEAD", "/f/{slug}/", "page", public(200), check=no_body),
@@ -516,6 +519,7 @@ ROWS = {
     "api-reasons": row("GET", "/api/reasons/", "api", everyone(kind="api")),
     "api-funnel": row("GET", "/api/funnel/", "api", everyone(kind="api")),
     "api-campaigns": row("GET", "/api/campaigns/", "api", everyone(kind="api")),
+    "api-scoring-model": row("GET", "/api/scoring/model/", "api", everyone(kind="api")),
     "api-campaigns POST": row(
         "POST",
         "/api/campaigns/",

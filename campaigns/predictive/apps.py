@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PredictiveConfig(AppConfig):
+    name = "campaigns.predictive"
+    label = "predictive"
+    verbose_name = "Predictive scoring"
