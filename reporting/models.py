@@ -79,6 +79,30 @@ COHORT_COLUMNS = (
 )
 
 
+class LeadDuration(models.Model):
+    """One exact duration of one lead: how long it took to reach a forward stage (kind "to")
+    or how long one stay in a stage lasted (kind "in"), with the keys a report filters on.
+    Medians and other percentiles are read from these, not from the histogram bins: the bins
+    say which rows hold the middle lead, these rows say its exact value."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=2)
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    seconds = models.BigIntegerField()
+    entered_on = models.DateField()
+    source_key = models.CharField(max_length=151)
+    owner_key = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "stage", "seconds"], name="leadduration_value"),
+            models.Index(fields=["lead"], name="leadduration_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stage} {self.seconds}s of lead {self.lead_id}"
+
+
 class CohortCount(_Keyed):
     """Leads that entered the funnel in the period: where they are now, how far they got."""
 

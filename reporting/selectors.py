@@ -15,7 +15,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignMembership
 from leads.stages import BUCKETS, FORWARD_PATH, Stage
 
-from .facts import BIN_EDGES_HOURS, median_seconds, source_key
+from .facts import bin_bounds, percentile_seconds, source_key
 from .models import (
     ALL_CAMPAIGNS,
     ALL_OWNERS,
@@ -26,6 +26,7 @@ from .models import (
     CohortCount,
     DurationBin,
     Grain,
+    LeadDuration,
     LeadFact,
     ReachCount,
     ReasonCount,
@@ -90,6 +91,22 @@ class Scope:
         if self.until:
             facts = facts.filter(entered_on__lte=self.until)
         return facts
+
+    def durations(self, kind: str, stage: str):
+        """The exact durations of one kind and stage for the leads in scope."""
+        rows = LeadDuration.objects.filter(kind=kind, stage=stage)
+        if self.campaign_key != ALL_CAMPAIGNS:
+            members = CampaignMembership.objects.filter(campaign_id=self.campaign_key)
+            rows = rows.filter(lead_id__in=members.values("lead_id"))
+        if self.source_key != ALL_SOURCES:
+            rows = rows.filter(source_key=self.source_key)
+        if self.owner_key != ALL_OWNERS:
+            rows = rows.filter(owner_key=self.owner_key)
+        if self.since:
+            rows = rows.filter(entered_on__gte=self.since)
+        if self.until:
+            rows = rows.filter(entered_on__lte=self.until)
+        return rows
 
 
 def leads_being_counted() -> int:
@@ -201,6 +218,60 @@ def duration_cells(scope: Scope, kinds=("to",)) -> dict[tuple[str, str], list]:
     return cells
 
 
+def percentiles(scope: Scope, cells, wanted) -> dict[tuple, float | None]:
+    """Exact percentiles, in seconds, of the scope's durations: `wanted` lists (kind, stage,
+    fraction). The histogram cells find the bin of each wanted rank; ONE query (an index
+    range scan of each such bin's LeadDuration rows) reads their exact values, on PostgreSQL
+    and SQLite alike."""
+    asked: dict[tuple, None] = {}
+
+    def recorder(key):
+        def values_in_bin(bin_, offset, count):
+            asked[(*key, bin_, offset, count)] = None
+            return []
+
+        return values_in_bin
+
+    for kind, stage, fraction in wanted:
+        percentile_seconds(cells.get((kind, stage), ()), fraction, recorder((kind, stage)))
+    answers = _values_in_bins(scope, list(asked))
+
+    def reader(key):
+        return lambda bin_, offset, count: answers.get((*key, bin_, offset, count), [])
+
+    return {
+        (kind, stage, fraction): percentile_seconds(
+            cells.get((kind, stage), ()), fraction, reader((kind, stage))
+        )
+        for kind, stage, fraction in wanted
+    }
+
+
+def _values_in_bins(scope: Scope, asked: list[tuple]) -> dict[tuple, list[int]]:
+    """For each (kind, stage, bin, offset, count): that many durations in the bin from the
+    offset, in order; one UNION ALL of index range scans."""
+    if not asked:
+        return {}
+    parts, params = [], []
+    for number, (kind, stage, bin_, offset, count) in enumerate(asked):
+        low, high = bin_bounds(bin_)
+        rows = scope.durations(kind, stage)
+        if low is not None:
+            rows = rows.filter(seconds__gte=low)
+        if high is not None:
+            rows = rows.filter(seconds__lt=high)
+        query = rows.order_by("seconds").values_list("seconds", flat=True)[offset : offset + count]
+        inner, inner_params = query.query.sql_with_params()
+        parts.append(f"SELECT {number} AS k, q{number}.seconds FROM ({inner}) AS q{number}")
+        params.extend(inner_params)
+    found: dict[tuple, list[int]] = {key: [] for key in asked}
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for number, seconds in cursor.fetchall():
+            found[asked[number]].append(seconds)
+    return {key: sorted(values) for key, values in found.items()}
+
+
 def _days(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 86400, 1)
 
@@ -209,7 +280,11 @@ def _rate(part, whole) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def funnel_numbers(scope: Scope, totals: dict | None = None, cells=None) -> dict:
+TO_MEDIANS = tuple(("to", stage, 0.5) for stage in FORWARD_PATH[1:])
+IN_MEDIANS = tuple(("in", stage, 0.5) for stage in Stage.values)
+
+
+def funnel_numbers(scope: Scope, totals: dict | None = None, cells=None, exact=None) -> dict:
     """The /api/funnel/ answer (DESIGN.md section 3) for a scope."""
     totals = cohort_totals(scope) if totals is None else totals
     cells = duration_cells(scope) if cells is None else cells
@@ -220,9 +295,8 @@ def funnel_numbers(scope: Scope, totals: dict | None = None, cells=None) -> dict
         f"{before}->{after}": _rate(reached[after], reached[before])
         for before, after in itertools.pairwise(FORWARD_PATH)
     }
-    days_to = {
-        stage: _days(median_seconds(cells.get(("to", stage), ()))) for stage in FORWARD_PATH[1:]
-    }
+    exact = percentiles(scope, cells, TO_MEDIANS) if exact is None else exact
+    days_to = {stage: _days(exact[("to", stage, 0.5)]) for stage in FORWARD_PATH[1:]}
     return {
         **buckets,
         "stages": stages,
@@ -252,7 +326,8 @@ def dashboard_numbers(scope: Scope, *, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
     totals = cohort_totals(scope)
     cells = duration_cells(scope, kinds=("to", "in"))
-    funnel = funnel_numbers(scope, totals, cells)
+    stays = percentiles(scope, cells, TO_MEDIANS + IN_MEDIANS)  # one query for all medians
+    funnel = funnel_numbers(scope, totals, cells, exact=stays)
 
     path = []
     for index, stage in enumerate(FORWARD_PATH):
@@ -272,7 +347,7 @@ def dashboard_numbers(scope: Scope, *, now: dt.datetime | None = None) -> dict:
         {
             "stage": stage,
             "days_to": funnel["days_to"].get(stage),
-            "days_in": _days(median_seconds(cells.get(("in", stage), ()))),
+            "days_in": _days(stays[("in", stage, 0.5)]),
             "stays": sum(n for _, n, _ in cells.get(("in", stage), ())),
         }
         for stage in Stage.values
@@ -281,11 +356,8 @@ def dashboard_numbers(scope: Scope, *, now: dt.datetime | None = None) -> dict:
 
     hours = sla_hours()
     mql_stays = cells.get(("in", Stage.MQL), ())
-    decision = median_seconds(mql_stays)
-    late = None
-    if hours in BIN_EDGES_HOURS:
-        first_late = BIN_EDGES_HOURS.index(hours)
-        late = sum(n for bin_, n, _ in mql_stays if bin_ >= first_late)
+    decision = stays[("in", Stage.MQL, 0.5)]
+    late = scope.durations("in", Stage.MQL).filter(seconds__gte=hours * 3600).count()
     # Waiting over the SLA = waiting - waiting less than the SLA: the second set is only the
     # MQLs of the last few hours, however many leads the installation holds.
     within = (

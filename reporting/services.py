@@ -33,6 +33,7 @@ from .models import (
     CohortCount,
     DurationBin,
     Grain,
+    LeadDuration,
     LeadFact,
     ReachCount,
     ReasonCount,
@@ -184,6 +185,23 @@ def _fact_model(lead_id: int, fact: Fact) -> LeadFact:
     )
 
 
+def _durations(facts: dict[int, Fact | None]) -> list[LeadDuration]:
+    return [
+        LeadDuration(
+            lead_id=lead_id,
+            kind=kind,
+            stage=stage,
+            seconds=seconds,
+            entered_on=fact.entered_on,
+            source_key=fact.source_key,
+            owner_key=fact.owner_key,
+        )
+        for lead_id, fact in facts.items()
+        if fact is not None
+        for kind, stage, seconds in fact.durations
+    ]
+
+
 LEAD_COLUMNS = ("id", "stage", "source", "owner_id")
 
 
@@ -230,6 +248,8 @@ def _refresh(ids: list[int]) -> dict[int, LeadFact]:
         gone = [lead_id for lead_id in olds if news.get(lead_id) is None]
         if gone:
             LeadFact.objects.filter(pk__in=gone).delete()
+        LeadDuration.objects.filter(lead_id__in=ids).delete()
+        LeadDuration.objects.bulk_create(_durations(news), batch_size=2000)
         written = LeadFact.objects.bulk_create(
             [_fact_model(lead_id, fact) for lead_id, fact in news.items() if fact is not None],
             update_conflicts=True,
@@ -262,7 +282,7 @@ def lead_fact_refresh_quietly(*, lead_id: int) -> None:
 
 def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
     """Throw the rollups away and recount them from the transition log."""
-    models = (LeadFact, CohortCount, ReachCount, DurationBin, ReasonCount)
+    models = (LeadFact, LeadDuration, CohortCount, ReachCount, DurationBin, ReasonCount)
     on_postgresql = connection.vendor == "postgresql"
     nested = connection.in_atomic_block
     leads_done = 0
@@ -294,8 +314,10 @@ def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
             ]
             if on_postgresql:
                 _copy_facts(built)
+                _copy_durations(facts)
             else:
                 LeadFact.objects.bulk_create(built, batch_size=500)
+                LeadDuration.objects.bulk_create(_durations(facts), batch_size=2000)
                 rows = defaultdict(lambda: defaultdict(int))
                 for fact in built:
                     rollup_rows(fact, into=rows)
@@ -345,6 +367,27 @@ def _copy_facts(facts: list[LeadFact]) -> None:
                     now,
                 )
             )
+
+
+def _copy_durations(facts: dict[int, Fact | None]) -> None:
+    columns = "lead_id, kind, stage, seconds, entered_on, source_key, owner_key"
+    copying = f"COPY dashboards_leadduration ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(copying) as copy:
+        for lead_id, fact in facts.items():
+            if fact is None:
+                continue
+            for kind, stage, seconds in fact.durations:
+                copy.write_row(
+                    (
+                        lead_id,
+                        kind,
+                        stage,
+                        seconds,
+                        fact.entered_on,
+                        fact.source_key,
+                        fact.owner_key,
+                    )
+                )
 
 
 def _subset_condition(table: str) -> str:
