@@ -69,6 +69,11 @@ class Fact:
     contribution: list = field(default_factory=list)
     # Each exact duration: (kind, stage, seconds), "to" a forward stage or "in" one stay.
     durations: list = field(default_factory=list)
+    counted_through: int = 0  # the newest log row id read
+
+
+def _is_lost_deal(row: LogRow) -> bool:
+    return row.from_stage == "opportunity" and row.to_stage == "nurture"
 
 
 def _is_unsubscribe(row: LogRow) -> bool:
@@ -109,6 +114,11 @@ def lead_fact(
         "nurtured": int(any(row.to_stage == "nurture" for row in rows)),
         "recycled": int(any(row.verb == "recycle" for row in rows)),
         "unsubscribed": int(any(_is_unsubscribe(row) for row in rows)),
+        # A decided opportunity that was lost (opportunity -> nurture, the lifecycle's `lose`)
+        # and never won afterwards: won takes precedence, as in the win rate.
+        "lost": int(
+            furthest < FORWARD_RANK["customer"] and any(_is_lost_deal(row) for row in rows)
+        ),
     }
     cohort.update({name: n for name, n in counts.items() if n})
     if won_amount:

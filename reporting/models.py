@@ -40,6 +40,9 @@ class LeadFact(models.Model):
     owner_key = models.IntegerField()
     campaigns = models.JSONField(default=list, blank=True)
     contribution = models.JSONField(default=list, blank=True)
+    counted_through = models.BigIntegerField(
+        default=0, help_text="The id of the newest log row this fact was computed from."
+    )
     refreshed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -75,6 +78,7 @@ COHORT_COLUMNS = (
     "nurtured",
     "recycled",
     "unsubscribed",
+    "lost",
     "won_amount",
 )
 
@@ -103,6 +107,17 @@ class LeadDuration(models.Model):
         return f"{self.kind} {self.stage} {self.seconds}s of lead {self.lead_id}"
 
 
+class PendingRefresh(models.Model):
+    """A lead whose change is not counted yet (its refresh failed or waits for a worker):
+    `GET /api/funnel/` reports these as `pending`, and its `as_of` stops at the oldest."""
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    since = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} pending since {self.since}"
+
+
 class CohortCount(_Keyed):
     """Leads that entered the funnel in the period: where they are now, how far they got."""
 
@@ -126,6 +141,9 @@ class CohortCount(_Keyed):
     nurtured = models.IntegerField(default=0, help_text="Leads that ever entered nurture.")
     recycled = models.IntegerField(default=0, help_text="Leads recycled back to MQL.")
     unsubscribed = models.IntegerField(default=0)
+    lost = models.IntegerField(
+        default=0, help_text="Leads that reached opportunity, lost it and were never won."
+    )
     won_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
 
     class Meta:

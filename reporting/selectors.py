@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignMembership
@@ -28,6 +28,7 @@ from .models import (
     Grain,
     LeadDuration,
     LeadFact,
+    PendingRefresh,
     ReachCount,
     ReasonCount,
 )
@@ -109,15 +110,17 @@ class Scope:
         return rows
 
 
-def leads_being_counted() -> int:
-    """How many leads wait for their rollups: the lead ids in refreshes queued and not yet
-    done (an import's leads are counted by workers after it commits, a million in minutes).
-    The dashboards say so while it is more than none, rather than show short numbers as if
-    they were final."""
+def freshness() -> dict:
+    """How current the counts are: `pending`, the leads whose change is not counted yet
+    (marked pending, or queued for a worker), and `as_of`, the time the counts are exact
+    for: now when nothing is pending, else the moment the oldest pending change was
+    recorded. Imports and moves are counted in their own transaction, so this is 0 unless a
+    refresh failed (a worker then catches up)."""
     from outbox.models import PendingTask
 
     from .tasks import refresh_facts
 
+    now = timezone.now()
     table = connection.ops.quote_name(PendingTask._meta.db_table)
     if connection.vendor == "postgresql":
         length = "jsonb_array_length(args -> 0)"
@@ -128,7 +131,19 @@ def leads_being_counted() -> int:
             f"SELECT coalesce(sum({length}), 0) FROM {table} WHERE task = %s",
             [refresh_facts.name],
         )
-        return int(cursor.fetchone()[0])
+        queued = int(cursor.fetchone()[0])
+    marked = PendingRefresh.objects.aggregate(n=Count("pk"), since=Min("since"))
+    pending = queued + marked["n"]
+    oldest = [marked["since"]] if marked["since"] else []
+    if queued:
+        tasks = PendingTask.objects.filter(task=refresh_facts.name)
+        oldest.append(tasks.aggregate(since=Min("created_at"))["since"] or now)
+    return {"as_of": min(oldest) if pending and oldest else now, "pending": pending}
+
+
+def leads_being_counted() -> int:
+    """The pages' notice: how many leads wait for their counts (`freshness()["pending"]`)."""
+    return freshness()["pending"]
 
 
 def funnel_scope(*, campaign=None, source=None, owner=None, since=None, until=None, user=None):
@@ -297,11 +312,15 @@ def funnel_numbers(scope: Scope, totals: dict | None = None, cells=None, exact=N
     }
     exact = percentiles(scope, cells, TO_MEDIANS) if exact is None else exact
     days_to = {stage: _days(exact[("to", stage, 0.5)]) for stage in FORWARD_PATH[1:]}
+    won, lost = reached[Stage.CUSTOMER], totals["lost"]
     return {
         **buckets,
         "stages": stages,
         "reached": reached,
         "conversion": conversion,
+        "win_rate": _rate(won, won + lost),
+        "won_deals": won,
+        "lost_deals": lost,
         "days_to": days_to,
     }
 

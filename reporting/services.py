@@ -35,6 +35,7 @@ from .models import (
     Grain,
     LeadDuration,
     LeadFact,
+    PendingRefresh,
     ReachCount,
     ReasonCount,
 )
@@ -124,15 +125,18 @@ def _upsert(table: str, items: list, limit: int) -> None:
             cursor.execute(head + ", ".join([placeholders] * len(batch)) + tail, params)
 
 
-def _log_rows(which: dict) -> dict[int, list[LogRow]]:
+def _log_rows(which: dict, last_ids: dict | None = None) -> dict[int, list[LogRow]]:
+    """The log rows per lead, oldest first; `last_ids` gets each lead's newest row id."""
     rows = defaultdict(list)
     query = (
         Transition.objects.filter(**which)
         .order_by("lead_id", "at", "id")
-        .values_list("lead_id", "at", "from_stage", "to_stage", "verb", "reason__code")
+        .values_list("lead_id", "at", "from_stage", "to_stage", "verb", "reason__code", "id")
     )
-    for lead_id, at, from_stage, to_stage, verb, reason in query.iterator(chunk_size=20000):
+    for lead_id, at, from_stage, to_stage, verb, reason, row_id in query.iterator(chunk_size=20000):
         rows[lead_id].append(LogRow(at, from_stage, to_stage, verb, reason or ""))
+        if last_ids is not None and row_id > last_ids.get(lead_id, 0):
+            last_ids[lead_id] = row_id
     return rows
 
 
@@ -154,10 +158,11 @@ def _won(which: dict) -> dict[int, Decimal]:
     return dict(query)
 
 
-def _facts(leads: list[dict], which: dict) -> dict[int, Fact | None]:
+def _facts(leads: list[dict], which: dict, last_ids=None) -> dict[int, Fact | None]:
     """Facts for `leads`; `which` selects their log rows (a filter on lead_id)."""
-    rows, campaigns, won = _log_rows(which), _campaigns(which), _won(which)
-    return {
+    last_ids = {} if last_ids is None else last_ids
+    rows, campaigns, won = _log_rows(which, last_ids), _campaigns(which), _won(which)
+    facts = {
         lead["id"]: lead_fact(
             stage=lead["stage"],
             source=lead["source"],
@@ -168,6 +173,10 @@ def _facts(leads: list[dict], which: dict) -> dict[int, Fact | None]:
         )
         for lead in leads
     }
+    for lead_id, fact in facts.items():
+        if fact is not None:
+            fact.counted_through = last_ids.get(lead_id, 0)
+    return facts
 
 
 def _fact_model(lead_id: int, fact: Fact) -> LeadFact:
@@ -182,6 +191,7 @@ def _fact_model(lead_id: int, fact: Fact) -> LeadFact:
         owner_key=fact.owner_key,
         campaigns=fact.campaigns,
         contribution=fact.contribution,
+        counted_through=fact.counted_through,
     )
 
 
@@ -239,7 +249,9 @@ def _refresh(ids: list[int]) -> dict[int, LeadFact]:
             .values(*LEAD_COLUMNS)
         )
         olds = {fact.lead_id: fact for fact in LeadFact.objects.filter(pk__in=ids)}
-        news = _facts(leads, {"lead_id__in": [lead["id"] for lead in leads]}) if leads else {}
+        last_ids: dict[int, int] = {}
+        which = {"lead_id__in": [lead["id"] for lead in leads]}
+        news = _facts(leads, which, last_ids) if leads else {}
         delta = defaultdict(lambda: defaultdict(int))
         for lead_id in ids:
             rollup_rows(olds.get(lead_id), sign=-1, into=delta)
@@ -250,6 +262,7 @@ def _refresh(ids: list[int]) -> dict[int, LeadFact]:
             LeadFact.objects.filter(pk__in=gone).delete()
         LeadDuration.objects.filter(lead_id__in=ids).delete()
         LeadDuration.objects.bulk_create(_durations(news), batch_size=2000)
+        PendingRefresh.objects.filter(lead_id__in=ids).delete()
         written = LeadFact.objects.bulk_create(
             [_fact_model(lead_id, fact) for lead_id, fact in news.items() if fact is not None],
             update_conflicts=True,
@@ -257,6 +270,46 @@ def _refresh(ids: list[int]) -> dict[int, LeadFact]:
             update_fields=FACT_COLUMNS[1:],  # all but the lead
         )
     return {fact.lead_id: fact for fact in written}
+
+
+def counted_through(lead_id: int, transition_id: int) -> bool:
+    """Whether the lead's committed fact already counts this log row (a refresh since the
+    move read it: the round robin's save of a new MQL's owner refreshes the lead within the
+    move's announcement, before reporting's receiver hears of the move)."""
+    return LeadFact.objects.filter(pk=lead_id, counted_through__gte=transition_id).exists()
+
+
+def lead_dimensions_counted(lead_id: int) -> bool:
+    """Whether the lead's fact has its current owner and source (two small reads)."""
+    from .facts import owner_key, source_key
+
+    lead = Lead.objects.filter(pk=lead_id).values("owner_id", "source").first()
+    fact = LeadFact.objects.filter(pk=lead_id).values("owner_key", "source_key").first()
+    if lead is None or fact is None:
+        return lead is None
+    return (fact["owner_key"], fact["source_key"]) == (
+        owner_key(lead["owner_id"]),
+        source_key(lead["source"]),
+    )
+
+
+def leads_mark_pending(lead_ids) -> None:
+    """Record leads whose change is not counted yet (in the caller's transaction)."""
+    now = timezone.now()
+    PendingRefresh.objects.bulk_create(
+        [PendingRefresh(lead_id=lead_id, since=now) for lead_id in sorted(set(lead_ids))],
+        ignore_conflicts=True,
+    )
+
+
+def _mark_pending_quietly(lead_ids) -> None:
+    try:
+        with transaction.atomic():
+            leads_mark_pending(
+                Lead.objects.filter(pk__in=list(lead_ids)).values_list("pk", flat=True)
+            )
+    except Exception:
+        logger.exception("could not mark %d leads as pending", len(lead_ids))
 
 
 def lead_facts_refresh_quietly(*, lead_ids) -> None:
@@ -278,11 +331,20 @@ def lead_fact_refresh_quietly(*, lead_id: int) -> None:
         lead_fact_refresh(lead_id=lead_id)
     except Exception:
         logger.exception("could not refresh the funnel rollups of lead %s", lead_id)
+        _mark_pending_quietly([lead_id])
 
 
 def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
     """Throw the rollups away and recount them from the transition log."""
-    models = (LeadFact, LeadDuration, CohortCount, ReachCount, DurationBin, ReasonCount)
+    models = (
+        LeadFact,
+        LeadDuration,
+        PendingRefresh,
+        CohortCount,
+        ReachCount,
+        DurationBin,
+        ReasonCount,
+    )
     on_postgresql = connection.vendor == "postgresql"
     nested = connection.in_atomic_block
     leads_done = 0
@@ -342,6 +404,7 @@ FACT_COLUMNS = (
     "owner_key",
     "campaigns",
     "contribution",
+    "counted_through",
     "refreshed_at",
 )
 
@@ -364,6 +427,7 @@ def _copy_facts(facts: list[LeadFact]) -> None:
                     fact.owner_key,
                     json.dumps(fact.campaigns),
                     json.dumps(fact.contribution, separators=(",", ":")),
+                    fact.counted_through,
                     now,
                 )
             )

@@ -65,6 +65,7 @@ def recount_days_in(*, campaign=None, source=None, owner=None, since=None, until
 def recount(*, campaign=None, source=None, owner=None, since=None, until=None, user=None):
     stages = Counter()
     reached = Counter()
+    deals = Counter()
     durations = {stage: [] for stage in FORWARD_PATH[1:]}
     # Prefetched, ordered as the log is read: one query per table, not per lead (the soak
     # recounts thousands of leads).
@@ -86,6 +87,10 @@ def recount(*, campaign=None, source=None, owner=None, since=None, until=None, u
         ):
             continue
         stages[lead.stage] += 1
+        if any(r.to_stage == "customer" for r in rows):
+            deals["won"] += 1
+        elif any(r.from_stage == "opportunity" and r.to_stage == "nurture" for r in rows):
+            deals["lost"] += 1
         ranks = [FORWARD_RANK[r.to_stage] for r in rows if r.to_stage in FORWARD_RANK]
         furthest = max(ranks, default=-1)
         for rank in range(furthest + 1):
@@ -107,6 +112,11 @@ def recount(*, campaign=None, source=None, owner=None, since=None, until=None, u
             else None
             for a, b in itertools.pairwise(FORWARD_PATH)
         },
+        "win_rate": round(deals["won"] / (deals["won"] + deals["lost"]), 4)
+        if deals["won"] + deals["lost"]
+        else None,
+        "won_deals": deals["won"],
+        "lost_deals": deals["lost"],
         "days_to": days_to,
     }
 
