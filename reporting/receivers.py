@@ -50,23 +50,25 @@ def leads_count_now(lead_ids) -> None:
     the refresh fail, the batch still commits; its leads are marked pending and queued for a
     worker in the same transaction (nothing is lost, and `pending` says so)."""
     lead_ids = sorted(set(lead_ids))
-    if not lead_ids:
-        return
-    try:
-        with transaction.atomic():
-            lead_facts_refresh(lead_ids=lead_ids)
-    except Exception:
-        logger.exception("could not count %d leads with their batch", len(lead_ids))
-        from .tasks import refresh_facts
+    # In chunks: a merge range of tens of thousands of leads is counted in bounded memory.
+    for start in range(0, len(lead_ids), COUNT_CHUNK):
+        chunk = lead_ids[start : start + COUNT_CHUNK]
+        try:
+            with transaction.atomic():
+                lead_facts_refresh(lead_ids=chunk)
+        except Exception:
+            logger.exception("could not count %d leads with their batch", len(chunk))
+            from .tasks import refresh_facts
 
-        leads_mark_pending(lead_ids)
-        for start in range(0, len(lead_ids), REFRESH_CHUNK):
-            task_enqueue_on_commit(
-                task=refresh_facts, args=[lead_ids[start : start + REFRESH_CHUNK]]
-            )
+            leads_mark_pending(chunk)
+            for first in range(0, len(chunk), REFRESH_CHUNK):
+                task_enqueue_on_commit(
+                    task=refresh_facts, args=[chunk[first : first + REFRESH_CHUNK]]
+                )
 
 
 REFRESH_CHUNK = 1000
+COUNT_CHUNK = 2000
 
 
 # An import batch's leads, gathered from its merge and membership announcements and counted
