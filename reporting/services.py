@@ -257,14 +257,24 @@ def _refresh(ids: list[int]) -> dict[int, LeadFact]:
             rollup_rows(olds.get(lead_id), sign=-1, into=delta)
             rollup_rows(news.get(lead_id), sign=1, into=delta)
         rollups_add(_nonzero(delta))
+        built = [_fact_model(lead_id, fact) for lead_id, fact in news.items() if fact is not None]
+        LeadDuration.objects.filter(lead_id__in=ids).delete()
+        PendingRefresh.objects.filter(lead_id__in=ids).delete()
+        if connection.vendor == "postgresql" and len(ids) > 50:
+            # Many leads (an import batch's): the old facts out and the new ones COPYed in,
+            # the way a rebuild writes them; an INSERT of thousands of rows spends more time
+            # in adapting parameters than in PostgreSQL.
+            if olds:
+                LeadFact.objects.filter(pk__in=list(olds)).delete()
+            _copy_facts(built)
+            _copy_durations(news)
+            return {fact.lead_id: fact for fact in built}
         gone = [lead_id for lead_id in olds if news.get(lead_id) is None]
         if gone:
             LeadFact.objects.filter(pk__in=gone).delete()
-        LeadDuration.objects.filter(lead_id__in=ids).delete()
         LeadDuration.objects.bulk_create(_durations(news), batch_size=2000)
-        PendingRefresh.objects.filter(lead_id__in=ids).delete()
         written = LeadFact.objects.bulk_create(
-            [_fact_model(lead_id, fact) for lead_id, fact in news.items() if fact is not None],
+            built,
             update_conflicts=True,
             unique_fields=["lead"],
             update_fields=FACT_COLUMNS[1:],  # all but the lead
