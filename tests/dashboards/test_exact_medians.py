@@ -179,3 +179,36 @@ def test_it_gives_the_median_the_files_give_not_the_bins_mean(rep):
     lead_facts_refresh(lead_ids=_write(histories, [rep, rep], [c, c]))
     assert funnel_snapshot()["days_to"]["mql"] == 11.0
     assert funnel_snapshot(campaign="c0", source="web")["days_to"]["mql"] == 11.0
+
+
+def test_it_reads_the_new_median_after_a_change_inside_the_same_bin(rep):
+    """The middle values are cached while no duration changed; another lead in the middle
+    bin gives the new median at once."""
+    c = Campaign.objects.create(name="C0", slug="c0", channel="email")
+    histories = [
+        {
+            "entered": 0,
+            "source": "web",
+            "owner": None,
+            "campaigns": {0},
+            "first": "suspect",
+            "choices": [0],
+            "gaps": [days * 86400] + [0] * 6,
+        }
+        for days in (10, 11, 14)
+    ]
+    ids = _write(histories, [rep, rep], [c, c])
+    lead_facts_refresh(lead_ids=ids)
+    assert funnel_snapshot()["days_to"]["mql"] == 11.0
+    later = {**histories[0], "gaps": [13 * 86400] + [0] * 6}
+    lead = Lead.objects.create(email="late@example.com", source="web", stage="mql")
+    Transition.objects.bulk_create(
+        Transition(lead=lead, from_stage=a, to_stage=b, verb="prop", system_actor="p", at=when)
+        for a, b, when in (
+            ("", "suspect", T0),
+            ("suspect", "mql", T0 + dt.timedelta(seconds=later["gaps"][0])),
+        )
+    )
+    lead_facts_refresh(lead_ids=[lead.pk])
+    assert funnel_snapshot()["days_to"]["mql"] == 12.0  # (11 + 13) / 2, the same bin
+    assert funnel_snapshot() == recount()
