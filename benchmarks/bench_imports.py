@@ -23,6 +23,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.harness import ROOT, Skip, Timer, bench_database
@@ -295,6 +296,30 @@ def handoff_import(path: Path, env: dict) -> dict:
     }
 
 
+def counted_after(import_seconds: float, timeout: float = 900) -> dict:
+    """From the file to dashboards that are exact: the import's own time, plus any wait
+    until `GET /api/funnel/`'s counts have nothing pending and count every lead."""
+    from leads.models import Lead
+    from reporting.selectors import freshness, funnel_snapshot
+
+    with Timer() as timer:
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = freshness()["pending"]
+            snapshot = funnel_snapshot()
+            in_funnel = sum(snapshot["stages"].values())
+            exact = pending == 0 and in_funnel == Lead.objects.count()
+            if exact or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    return {
+        "seconds": round(import_seconds + timer.seconds, 2),
+        "waited_after_done_s": round(timer.seconds, 2),
+        "pending_at_done": pending if timer.seconds < 0.5 else None,
+        "exact": exact,
+    }
+
+
 def checkpoint() -> None:
     """Each measurement starts from the same state: the WAL of the one before written out,
     so that a checkpoint it set off (and the full-page images after it) is not billed to
@@ -358,6 +383,7 @@ def run() -> dict:
         }
         connection.close()
         first = handoff_import(raw, env)
+        counted = counted_after(first["seconds"])
         leads_after_first = Lead.objects.count()
         tables = ("leads_lead", "funnel_transition", "campaigns_campaignmembership")
         size_first = table_bytes(*tables)
@@ -395,6 +421,10 @@ def run() -> dict:
         "ratio_to_physical_limit": round(rate / limit, 3),
         "ratio_to_django_import_export": round(rate / die_rate, 1) if die_rate else None,
         "ratio_to_sql_floor": round(rate / floor["rows_per_s"], 3),
+        "upload_to_counted": {**counted, "rows_per_s": round(ROWS / counted["seconds"])},
+        "upload_to_counted_ratio_to_sql_floor": round(
+            ROWS / counted["seconds"] / floor["rows_per_s"], 3
+        ),
         "second_over_first_speed": round(second_rate / rate, 2),
         "table_growth_on_second_import": round(growth, 4),
         "leads_table_growth_on_second_import": round(
@@ -402,9 +432,19 @@ def run() -> dict:
         ),
         "peak_worker_mb": max(first["peak_mb"], second["peak_mb"]),
     }
+    # The targets of issue 14, as ratios to the SQL floor measured in the same run: the
+    # import alone >= 0.85 of it; from the file to exact dashboards >= 0.5 of it.
+    figures["targets"] = {
+        "ratio_to_sql_floor": ">= 0.85",
+        "upload_to_counted_ratio_to_sql_floor": ">= 0.5",
+        "second_over_first_speed": ">= 0.95",
+        "table_growth_on_second_import": "< 0.05",
+        "peak_worker_mb": "<= 300",
+    }
     figures["meets_target"] = bool(
-        figures["ratio_to_physical_limit"] >= 0.1
-        and (figures["ratio_to_django_import_export"] or 0) >= 10
+        figures["ratio_to_sql_floor"] >= 0.85
+        and figures["upload_to_counted_ratio_to_sql_floor"] >= 0.5
+        and counted["exact"]
         and second_rate >= rate * 0.95
         and growth < 0.05
         and leads_after_first == distinct == leads_after_second

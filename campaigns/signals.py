@@ -8,6 +8,17 @@ from django.dispatch import Signal
 # send it themselves, once per batch.
 membership_changed = Signal()
 
+# Sent by the import engines at the end of each batch, inside its transaction, once its
+# leads, log rows and memberships are written (sender=CampaignMembership): the moment to
+# count the batch's leads, so that they commit counted.
+import_batch_written = Signal()
+
+
+def import_batch_done() -> None:
+    from .models import CampaignMembership
+
+    import_batch_written.send(sender=CampaignMembership)
+
 
 def memberships_changed(lead_ids) -> None:
     """Announce that these leads joined or left a campaign (in the caller's transaction)."""

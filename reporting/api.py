@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from config.api import HasRole
 
-from .selectors import funnel_snapshot
+from .selectors import freshness, funnel_snapshot
 from .serializers import FunnelQuerySerializer, FunnelSerializer
 
 
@@ -17,4 +17,8 @@ class FunnelView(APIView):
     def get(self, request):
         query = FunnelQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        return Response(funnel_snapshot(**query.validated_data, user=request.user))
+        # Freshness first: a change counted between the two reads makes `pending` an
+        # overstatement, never an understatement.
+        fresh = freshness()
+        numbers = funnel_snapshot(**query.validated_data, user=request.user)
+        return Response({**numbers, **fresh})

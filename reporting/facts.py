@@ -21,9 +21,8 @@ from django.utils import timezone
 
 from leads.stages import FORWARD_PATH, FORWARD_RANK
 
-# Duration bins, by lower edge in hours. The median of a histogram is the mean of the bin
-# holding the middle lead(s): exact while that bin holds one lead, and never further off
-# than the bin's width.
+# Duration bins, by lower edge in hours. The histograms say which bin holds the middle
+# lead(s); their exact values come from the LeadDuration rows of that bin (percentile_seconds).
 BIN_EDGES_HOURS = (
     0, 1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 144, 168, 240, 336, 504, 720,
     1080, 1440, 2160, 2880, 4320, 6480, 8760, 13140, 17520,
@@ -68,6 +67,13 @@ class Fact:
     owner_key: int
     campaigns: list[int]
     contribution: list = field(default_factory=list)
+    # Each exact duration: (kind, stage, seconds), "to" a forward stage or "in" one stay.
+    durations: list = field(default_factory=list)
+    counted_through: int = 0  # the newest log row id read
+
+
+def _is_lost_deal(row: LogRow) -> bool:
+    return row.from_stage == "opportunity" and row.to_stage == "nurture"
 
 
 def _is_unsubscribe(row: LogRow) -> bool:
@@ -108,6 +114,11 @@ def lead_fact(
         "nurtured": int(any(row.to_stage == "nurture" for row in rows)),
         "recycled": int(any(row.verb == "recycle" for row in rows)),
         "unsubscribed": int(any(_is_unsubscribe(row) for row in rows)),
+        # A decided opportunity that was lost (opportunity -> nurture, the lifecycle's `lose`)
+        # and never won afterwards: won takes precedence, as in the win rate.
+        "lost": int(
+            furthest < FORWARD_RANK["customer"] and any(_is_lost_deal(row) for row in rows)
+        ),
     }
     cohort.update({name: n for name, n in counts.items() if n})
     if won_amount:
@@ -120,14 +131,15 @@ def lead_fact(
     entries += [["reach", when, [], columns] for when, columns in sorted(reach.items())]
 
     bins: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    durations: list[tuple[str, str, int]] = []
     for rank in range(1, furthest + 1):
         seconds = int((first_at[rank] - entered_at).total_seconds())
-        cell = bins[("to", FORWARD_PATH[rank], duration_bin(seconds))]
-        cell[0] += 1
-        cell[1] += seconds
+        durations.append(("to", FORWARD_PATH[rank], seconds))
     for stay, following in itertools.pairwise(rows):
         seconds = int((following.at - stay.at).total_seconds())
-        cell = bins[("in", stay.to_stage, duration_bin(seconds))]
+        durations.append(("in", stay.to_stage, seconds))
+    for kind, of_stage, seconds in durations:
+        cell = bins[(kind, of_stage, duration_bin(seconds))]
         cell[0] += 1
         cell[1] += seconds
     entries += [
@@ -151,22 +163,47 @@ def lead_fact(
         owner_key=owner_key(owner_id),
         campaigns=sorted(set(campaigns)),
         contribution=entries,
+        durations=durations,
     )
 
 
-def median_seconds(cells) -> float | None:
-    """The median of a histogram given as (bin, n, seconds) cells: the mean of the bin that
-    holds the middle value, or the average of the two middle values' bins."""
+def bin_bounds(bin_: int) -> tuple[int | None, int | None]:
+    """The seconds a histogram bin holds, [low, high); None for an open end (the first bin
+    also holds any negative duration, the last one everything past its edge)."""
+    low = BIN_EDGES_SECONDS[bin_] if bin_ else None
+    high = BIN_EDGES_SECONDS[bin_ + 1] if bin_ + 1 < len(BIN_EDGES_SECONDS) else None
+    return low, high
+
+
+def percentile_seconds(cells, fraction: float, values_in_bin) -> float | None:
+    """The exact percentile (linear between the two nearest ranks, as PostgreSQL's
+    percentile_cont; the median is the mean of the two middle values for an even count) of
+    the durations a histogram counts. The histogram says which bin holds the wanted ranks;
+    `values_in_bin(bin, offset, count)` gives the exact values there, in order."""
     cells = sorted((b, n, s) for b, n, s in cells if n)
     total = sum(n for _, n, _ in cells)
     if not total:
         return None
-    wanted = [total // 2] if total % 2 else [total // 2 - 1, total // 2]
-    values = []
+    position = fraction * (total - 1)
+    low = int(position)
+    high = min(total - 1, low + 1) if position > low else low
+    found: dict[int, float] = {}
     seen = 0
-    for _, n, seconds in cells:
-        while wanted and wanted[0] < seen + n:
-            values.append(seconds / n)
-            wanted.pop(0)
+    for bin_, n, seconds in cells:
+        inside = [rank for rank in sorted({low, high}) if seen <= rank < seen + n]
+        if inside:
+            if n == 1:
+                values = [seconds]
+            else:
+                count = inside[-1] - inside[0] + 1
+                values = list(values_in_bin(bin_, inside[0] - seen, count))
+                if len(values) != count:  # the rows moved under us: the bin's mean
+                    values = [seconds / n] * count
+            for rank in inside:
+                found[rank] = values[rank - inside[0]]
         seen += n
-    return sum(values) / len(values)
+    if low == high:
+        return float(found[low])
+    if position - low == 0.5:
+        return (found[low] + found[high]) / 2
+    return found[low] + (found[high] - found[low]) * (position - low)

@@ -40,6 +40,9 @@ class LeadFact(models.Model):
     owner_key = models.IntegerField()
     campaigns = models.JSONField(default=list, blank=True)
     contribution = models.JSONField(default=list, blank=True)
+    counted_through = models.BigIntegerField(
+        default=0, help_text="The id of the newest log row this fact was computed from."
+    )
     refreshed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -75,8 +78,44 @@ COHORT_COLUMNS = (
     "nurtured",
     "recycled",
     "unsubscribed",
+    "lost",
     "won_amount",
 )
+
+
+class LeadDuration(models.Model):
+    """One exact duration of one lead: how long it took to reach a forward stage (kind "to")
+    or how long one stay in a stage lasted (kind "in"), with the keys a report filters on.
+    Medians and other percentiles are read from these, not from the histogram bins: the bins
+    say which rows hold the middle lead, these rows say its exact value."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=2)
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    seconds = models.BigIntegerField()
+    entered_on = models.DateField()
+    source_key = models.CharField(max_length=151)
+    owner_key = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "stage", "seconds"], name="leadduration_value"),
+            models.Index(fields=["lead"], name="leadduration_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stage} {self.seconds}s of lead {self.lead_id}"
+
+
+class PendingRefresh(models.Model):
+    """A lead whose change is not counted yet (its refresh failed or waits for a worker):
+    `GET /api/funnel/` reports these as `pending`, and its `as_of` stops at the oldest."""
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    since = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} pending since {self.since}"
 
 
 class CohortCount(_Keyed):
@@ -102,6 +141,9 @@ class CohortCount(_Keyed):
     nurtured = models.IntegerField(default=0, help_text="Leads that ever entered nurture.")
     recycled = models.IntegerField(default=0, help_text="Leads recycled back to MQL.")
     unsubscribed = models.IntegerField(default=0)
+    lost = models.IntegerField(
+        default=0, help_text="Leads that reached opportunity, lost it and were never won."
+    )
     won_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
 
     class Meta:

@@ -7,51 +7,105 @@ they are refreshed on commit too. Anything written around these paths (raw SQL,
 queryset.update) is put right by `rebuild_rollups`.
 """
 
+import logging
+import threading
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_save
 
 from campaigns.models import CampaignMembership
-from campaigns.signals import membership_changed
-from funnel.imports import leads_imported, leads_importing
+from campaigns.signals import import_batch_written, membership_changed
+from funnel.imports import leads_importing
 from funnel.models import Opportunity
 from funnel.signals import stage_changed
 from leads.models import Lead
 from outbox.services import task_enqueue_on_commit
 
-from .services import lead_fact_refresh_quietly, lead_facts_refresh_quietly
+from .services import (
+    counted_through,
+    lead_dimensions_counted,
+    lead_fact_refresh_quietly,
+    lead_facts_refresh,
+    lead_facts_refresh_quietly,
+    leads_mark_pending,
+)
+
+logger = logging.getLogger(__name__)
 
 DIMENSION_FIELDS = {"owner", "owner_id", "source"}
 
 
-def on_stage_changed(sender, *, lead_id, **kwargs):
+def on_stage_changed(sender, *, lead_id, transition_id=None, **kwargs):
+    """A move, once committed: counted before the request that made it returns (or marked
+    pending, should the refresh fail). Skipped when a refresh since then read its row."""
+    if transition_id is not None and counted_through(lead_id, transition_id):
+        return
     lead_fact_refresh_quietly(lead_id=lead_id)
 
 
-# An import batch (up to tens of thousands of leads) sends one `leads_imported`: a small one
-# is refreshed at once, a large one by workers in chunks, off the import's own path.
-SYNC_REFRESH_LIMIT = 1000
+def leads_count_now(lead_ids) -> None:
+    """Count these leads in the caller's transaction (an import batch, a membership change):
+    they commit counted, so an import job is `done` only when its leads are counted. Should
+    the refresh fail, the batch still commits; its leads are marked pending and queued for a
+    worker in the same transaction (nothing is lost, and `pending` says so)."""
+    lead_ids = sorted(set(lead_ids))
+    # In chunks: a merge range of tens of thousands of leads is counted in bounded memory.
+    for start in range(0, len(lead_ids), COUNT_CHUNK):
+        chunk = lead_ids[start : start + COUNT_CHUNK]
+        try:
+            with transaction.atomic():
+                lead_facts_refresh(lead_ids=chunk)
+        except Exception:
+            logger.exception("could not count %d leads with their batch", len(chunk))
+            from .tasks import refresh_facts
+
+            leads_mark_pending(chunk)
+            for first in range(0, len(chunk), REFRESH_CHUNK):
+                task_enqueue_on_commit(
+                    task=refresh_facts, args=[chunk[first : first + REFRESH_CHUNK]]
+                )
+
+
 REFRESH_CHUNK = 1000
+COUNT_CHUNK = 2000
 
 
-def on_leads_importing(sender, *, created, moved, joined=(), **kwargs):
-    """A large batch: its refresh is queued in the batch's own transaction, so the message
-    (an outbox row) commits with the leads and no crash after the commit can lose it."""
-    lead_ids = sorted(set(created) | set(moved) | set(joined))
-    if len(lead_ids) <= SYNC_REFRESH_LIMIT:
-        return
-    from .tasks import refresh_facts
-
-    for start in range(0, len(lead_ids), REFRESH_CHUNK):
-        task_enqueue_on_commit(task=refresh_facts, args=[lead_ids[start : start + REFRESH_CHUNK]])
+# An import batch's leads, gathered from its merge and membership announcements and counted
+# together when the engine says the batch is written (all inside the batch's transaction).
+_batch = threading.local()
 
 
-def on_leads_imported(sender, *, created, moved, joined=(), **kwargs):
-    lead_ids = sorted(set(created) | set(moved) | set(joined))
-    if len(lead_ids) > SYNC_REFRESH_LIMIT:
-        return  # queued for workers with the batch (on_leads_importing)
-    lead_facts_refresh_quietly(lead_ids=lead_ids)
+def _open_batch() -> set | None:
+    """The lead ids gathered for the current transaction's batch (None: no batch open)."""
+    owner = connection.atomic_blocks[0] if connection.in_atomic_block else None
+    if getattr(_batch, "owner", None) is not owner:  # another transaction: forget the last
+        _batch.owner, _batch.ids = owner, None
+    return _batch.ids
+
+
+def on_leads_importing(sender, *, created, moved, **kwargs):
+    """An import batch's merge, inside its transaction: its leads are counted when the
+    batch is written (on_import_batch_written), or at its commit should nobody say so."""
+    ids = _open_batch()
+    if ids is None:
+        ids = _batch.ids = set()
+        transaction.on_commit(partial(_count_leftover, ids))
+    ids.update(created)
+    ids.update(moved)
+
+
+def _count_leftover(ids: set) -> None:
+    if ids:  # a merge outside an import engine: counted right after its commit
+        lead_facts_refresh_quietly(lead_ids=sorted(ids))
+
+
+def on_import_batch_written(sender, **kwargs):
+    ids = _open_batch()
+    _batch.ids = None  # closed: what follows in this transaction is counted as it comes
+    if ids:
+        leads_count_now(sorted(ids))
+        ids.clear()
 
 
 def _later(lead_id: int) -> None:
@@ -65,14 +119,25 @@ def on_lead_saved(sender, instance, created, update_fields=None, **kwargs):
         fields = set(update_fields)
         if "stage" in fields or not fields & DIMENSION_FIELDS:
             return  # a transition (stage_changed follows) or nothing the rollups key on
-    _later(instance.pk)
+    transaction.on_commit(partial(_refresh_if_moved, instance.pk))
+
+
+def _refresh_if_moved(lead_id: int) -> None:
+    """An owner or source change, once committed: refreshed unless the lead's fact already
+    has them (the move that made a new MQL refreshed it after the round robin's save)."""
+    if not lead_dimensions_counted(lead_id):
+        lead_fact_refresh_quietly(lead_id=lead_id)
 
 
 def on_membership_changed(sender, *, lead_ids, **kwargs):
     """Leads that joined or left a campaign: their counts per campaign change as much as a
-    move's would (a large import batch's by workers, as on_leads_importing)."""
-    on_leads_importing(sender, created=lead_ids, moved=())
-    transaction.on_commit(partial(on_leads_imported, sender, created=lead_ids, moved=()))
+    move's would; counted in the transaction that changed the membership (with its import
+    batch, when an import changed it)."""
+    ids = _open_batch()
+    if ids is not None:
+        ids.update(lead_ids)
+        return
+    leads_count_now(lead_ids)
 
 
 def on_opportunity_saved(sender, instance, created, **kwargs):
@@ -83,8 +148,10 @@ def on_opportunity_saved(sender, instance, created, **kwargs):
 def connect() -> None:
     stage_changed.connect(on_stage_changed, dispatch_uid="dashboards-stage-changed")
     leads_importing.connect(on_leads_importing, dispatch_uid="dashboards-leads-importing")
-    leads_imported.connect(on_leads_imported, dispatch_uid="dashboards-leads-imported")
     post_save.connect(on_lead_saved, sender=Lead, dispatch_uid="dashboards-lead-saved")
+    import_batch_written.connect(
+        on_import_batch_written, sender=CampaignMembership, dispatch_uid="dashboards-import-batch"
+    )
     membership_changed.connect(
         on_membership_changed, sender=CampaignMembership, dispatch_uid="dashboards-membership"
     )

@@ -2,20 +2,22 @@
 these functions, so the pages, their CSV downloads and the API agree to the lead."""
 
 import datetime as dt
+import hashlib
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignMembership
 from leads.stages import BUCKETS, FORWARD_PATH, Stage
 
-from .facts import BIN_EDGES_HOURS, median_seconds, source_key
+from .facts import bin_bounds, percentile_seconds, source_key
 from .models import (
     ALL_CAMPAIGNS,
     ALL_OWNERS,
@@ -26,7 +28,9 @@ from .models import (
     CohortCount,
     DurationBin,
     Grain,
+    LeadDuration,
     LeadFact,
+    PendingRefresh,
     ReachCount,
     ReasonCount,
 )
@@ -91,16 +95,34 @@ class Scope:
             facts = facts.filter(entered_on__lte=self.until)
         return facts
 
+    def durations(self, kind: str, stage: str):
+        """The exact durations of one kind and stage for the leads in scope."""
+        rows = LeadDuration.objects.filter(kind=kind, stage=stage)
+        if self.campaign_key != ALL_CAMPAIGNS:
+            members = CampaignMembership.objects.filter(campaign_id=self.campaign_key)
+            rows = rows.filter(lead_id__in=members.values("lead_id"))
+        if self.source_key != ALL_SOURCES:
+            rows = rows.filter(source_key=self.source_key)
+        if self.owner_key != ALL_OWNERS:
+            rows = rows.filter(owner_key=self.owner_key)
+        if self.since:
+            rows = rows.filter(entered_on__gte=self.since)
+        if self.until:
+            rows = rows.filter(entered_on__lte=self.until)
+        return rows
 
-def leads_being_counted() -> int:
-    """How many leads wait for their rollups: the lead ids in refreshes queued and not yet
-    done (an import's leads are counted by workers after it commits, a million in minutes).
-    The dashboards say so while it is more than none, rather than show short numbers as if
-    they were final."""
+
+def freshness() -> dict:
+    """How current the counts are: `pending`, the leads whose change is not counted yet
+    (marked pending, or queued for a worker), and `as_of`, the time the counts are exact
+    for: now when nothing is pending, else the moment the oldest pending change was
+    recorded. Imports and moves are counted in their own transaction, so this is 0 unless a
+    refresh failed (a worker then catches up)."""
     from outbox.models import PendingTask
 
     from .tasks import refresh_facts
 
+    now = timezone.now()
     table = connection.ops.quote_name(PendingTask._meta.db_table)
     if connection.vendor == "postgresql":
         length = "jsonb_array_length(args -> 0)"
@@ -111,7 +133,19 @@ def leads_being_counted() -> int:
             f"SELECT coalesce(sum({length}), 0) FROM {table} WHERE task = %s",
             [refresh_facts.name],
         )
-        return int(cursor.fetchone()[0])
+        queued = int(cursor.fetchone()[0])
+    marked = PendingRefresh.objects.aggregate(n=Count("pk"), since=Min("since"))
+    pending = queued + marked["n"]
+    oldest = [marked["since"]] if marked["since"] else []
+    if queued:
+        tasks = PendingTask.objects.filter(task=refresh_facts.name)
+        oldest.append(tasks.aggregate(since=Min("created_at"))["since"] or now)
+    return {"as_of": min(oldest) if pending and oldest else now, "pending": pending}
+
+
+def leads_being_counted() -> int:
+    """The pages' notice: how many leads wait for their counts (`freshness()["pending"]`)."""
+    return freshness()["pending"]
 
 
 def funnel_scope(*, campaign=None, source=None, owner=None, since=None, until=None, user=None):
@@ -201,6 +235,82 @@ def duration_cells(scope: Scope, kinds=("to",)) -> dict[tuple[str, str], list]:
     return cells
 
 
+def percentiles(scope: Scope, cells, wanted) -> dict[tuple, float | None]:
+    """Exact percentiles, in seconds, of the scope's durations: `wanted` lists (kind, stage,
+    fraction). The histogram cells find the bin of each wanted rank; ONE query (an index
+    range scan of each such bin's LeadDuration rows) reads their exact values, on PostgreSQL
+    and SQLite alike."""
+    asked: dict[tuple, None] = {}
+
+    def recorder(key):
+        def values_in_bin(bin_, offset, count):
+            asked[(*key, bin_, offset, count)] = None
+            return []
+
+        return values_in_bin
+
+    for kind, stage, fraction in wanted:
+        percentile_seconds(cells.get((kind, stage), ()), fraction, recorder((kind, stage)))
+    counts = sorted((k, sorted(v)) for k, v in cells.items() if k in {w[:2] for w in wanted})
+    answers = _values_in_bins(scope, list(asked), counts)
+
+    def reader(key):
+        return lambda bin_, offset, count: answers.get((*key, bin_, offset, count), [])
+
+    return {
+        (kind, stage, fraction): percentile_seconds(
+            cells.get((kind, stage), ()), fraction, reader((kind, stage))
+        )
+        for kind, stage, fraction in wanted
+    }
+
+
+def _values_in_bins(scope: Scope, asked: list[tuple], counts=()) -> dict[tuple, list[int]]:
+    """For each (kind, stage, bin, offset, count): that many durations in the bin from the
+    offset, in order; one UNION ALL of index range scans."""
+    if not asked:
+        return {}
+    if connection.vendor != "postgresql":  # SQLite may give a deleted row's id again
+        return _read_values_in_bins(scope, asked)
+    # The middle values of a scope stay what they were while no duration row changed: every
+    # refresh writes its leads' rows anew (new ids) and a removal lowers a bin's count, so the
+    # newest row id and the scope's histograms key an exact answer (cached an hour).
+    newest = LeadDuration.objects.aggregate(newest=Max("pk"))["newest"]
+    key = (
+        "reporting-middles:"
+        + hashlib.sha256(
+            repr((scope.keyed(), scope.since, scope.until, newest, counts, asked)).encode()
+        ).hexdigest()
+    )
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    found = _read_values_in_bins(scope, asked)
+    cache.set(key, found, timeout=3600)
+    return found
+
+
+def _read_values_in_bins(scope: Scope, asked: list[tuple]) -> dict[tuple, list[int]]:
+    parts, params = [], []
+    for number, (kind, stage, bin_, offset, count) in enumerate(asked):
+        low, high = bin_bounds(bin_)
+        rows = scope.durations(kind, stage)
+        if low is not None:
+            rows = rows.filter(seconds__gte=low)
+        if high is not None:
+            rows = rows.filter(seconds__lt=high)
+        query = rows.order_by("seconds").values_list("seconds", flat=True)[offset : offset + count]
+        inner, inner_params = query.query.sql_with_params()
+        parts.append(f"SELECT {number} AS k, q{number}.seconds FROM ({inner}) AS q{number}")
+        params.extend(inner_params)
+    found: dict[tuple, list[int]] = {key: [] for key in asked}
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for number, seconds in cursor.fetchall():
+            found[asked[number]].append(seconds)
+    return {key: sorted(values) for key, values in found.items()}
+
+
 def _days(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 86400, 1)
 
@@ -209,7 +319,11 @@ def _rate(part, whole) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def funnel_numbers(scope: Scope, totals: dict | None = None, cells=None) -> dict:
+TO_MEDIANS = tuple(("to", stage, 0.5) for stage in FORWARD_PATH[1:])
+IN_MEDIANS = tuple(("in", stage, 0.5) for stage in Stage.values)
+
+
+def funnel_numbers(scope: Scope, totals: dict | None = None, cells=None, exact=None) -> dict:
     """The /api/funnel/ answer (DESIGN.md section 3) for a scope."""
     totals = cohort_totals(scope) if totals is None else totals
     cells = duration_cells(scope) if cells is None else cells
@@ -220,14 +334,17 @@ def funnel_numbers(scope: Scope, totals: dict | None = None, cells=None) -> dict
         f"{before}->{after}": _rate(reached[after], reached[before])
         for before, after in itertools.pairwise(FORWARD_PATH)
     }
-    days_to = {
-        stage: _days(median_seconds(cells.get(("to", stage), ()))) for stage in FORWARD_PATH[1:]
-    }
+    exact = percentiles(scope, cells, TO_MEDIANS) if exact is None else exact
+    days_to = {stage: _days(exact[("to", stage, 0.5)]) for stage in FORWARD_PATH[1:]}
+    won, lost = reached[Stage.CUSTOMER], totals["lost"]
     return {
         **buckets,
         "stages": stages,
         "reached": reached,
         "conversion": conversion,
+        "win_rate": _rate(won, won + lost),
+        "won_deals": won,
+        "lost_deals": lost,
         "days_to": days_to,
     }
 
@@ -252,7 +369,8 @@ def dashboard_numbers(scope: Scope, *, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
     totals = cohort_totals(scope)
     cells = duration_cells(scope, kinds=("to", "in"))
-    funnel = funnel_numbers(scope, totals, cells)
+    stays = percentiles(scope, cells, TO_MEDIANS + IN_MEDIANS)  # one query for all medians
+    funnel = funnel_numbers(scope, totals, cells, exact=stays)
 
     path = []
     for index, stage in enumerate(FORWARD_PATH):
@@ -272,7 +390,7 @@ def dashboard_numbers(scope: Scope, *, now: dt.datetime | None = None) -> dict:
         {
             "stage": stage,
             "days_to": funnel["days_to"].get(stage),
-            "days_in": _days(median_seconds(cells.get(("in", stage), ()))),
+            "days_in": _days(stays[("in", stage, 0.5)]),
             "stays": sum(n for _, n, _ in cells.get(("in", stage), ())),
         }
         for stage in Stage.values
@@ -281,11 +399,8 @@ def dashboard_numbers(scope: Scope, *, now: dt.datetime | None = None) -> dict:
 
     hours = sla_hours()
     mql_stays = cells.get(("in", Stage.MQL), ())
-    decision = median_seconds(mql_stays)
-    late = None
-    if hours in BIN_EDGES_HOURS:
-        first_late = BIN_EDGES_HOURS.index(hours)
-        late = sum(n for bin_, n, _ in mql_stays if bin_ >= first_late)
+    decision = stays[("in", Stage.MQL, 0.5)]
+    late = scope.durations("in", Stage.MQL).filter(seconds__gte=hours * 3600).count()
     # Waiting over the SLA = waiting - waiting less than the SLA: the second set is only the
     # MQLs of the last few hours, however many leads the installation holds.
     within = (

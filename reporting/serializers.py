@@ -45,4 +45,14 @@ class FunnelSerializer(serializers.Serializer):
     stages = serializers.DictField(child=serializers.IntegerField())
     reached = serializers.DictField(child=serializers.IntegerField())
     conversion = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    win_rate = serializers.FloatField(
+        allow_null=True,
+        help_text="Won over won plus lost, among the cohort's decided opportunities.",
+    )
+    won_deals = serializers.IntegerField(help_text="The cohort's opportunities won.")
+    lost_deals = serializers.IntegerField(
+        help_text="The cohort's opportunities lost (opportunity -> nurture) and never won."
+    )
     days_to = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    as_of = serializers.DateTimeField(help_text="The time these counts are exact for.")
+    pending = serializers.IntegerField(help_text="Changes not yet counted; 0 when exact.")

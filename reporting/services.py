@@ -33,7 +33,9 @@ from .models import (
     CohortCount,
     DurationBin,
     Grain,
+    LeadDuration,
     LeadFact,
+    PendingRefresh,
     ReachCount,
     ReasonCount,
 )
@@ -123,15 +125,18 @@ def _upsert(table: str, items: list, limit: int) -> None:
             cursor.execute(head + ", ".join([placeholders] * len(batch)) + tail, params)
 
 
-def _log_rows(which: dict) -> dict[int, list[LogRow]]:
+def _log_rows(which: dict, last_ids: dict | None = None) -> dict[int, list[LogRow]]:
+    """The log rows per lead, oldest first; `last_ids` gets each lead's newest row id."""
     rows = defaultdict(list)
     query = (
         Transition.objects.filter(**which)
         .order_by("lead_id", "at", "id")
-        .values_list("lead_id", "at", "from_stage", "to_stage", "verb", "reason__code")
+        .values_list("lead_id", "at", "from_stage", "to_stage", "verb", "reason__code", "id")
     )
-    for lead_id, at, from_stage, to_stage, verb, reason in query.iterator(chunk_size=20000):
+    for lead_id, at, from_stage, to_stage, verb, reason, row_id in query.iterator(chunk_size=20000):
         rows[lead_id].append(LogRow(at, from_stage, to_stage, verb, reason or ""))
+        if last_ids is not None and row_id > last_ids.get(lead_id, 0):
+            last_ids[lead_id] = row_id
     return rows
 
 
@@ -153,10 +158,11 @@ def _won(which: dict) -> dict[int, Decimal]:
     return dict(query)
 
 
-def _facts(leads: list[dict], which: dict) -> dict[int, Fact | None]:
+def _facts(leads: list[dict], which: dict, last_ids=None) -> dict[int, Fact | None]:
     """Facts for `leads`; `which` selects their log rows (a filter on lead_id)."""
-    rows, campaigns, won = _log_rows(which), _campaigns(which), _won(which)
-    return {
+    last_ids = {} if last_ids is None else last_ids
+    rows, campaigns, won = _log_rows(which, last_ids), _campaigns(which), _won(which)
+    facts = {
         lead["id"]: lead_fact(
             stage=lead["stage"],
             source=lead["source"],
@@ -167,6 +173,10 @@ def _facts(leads: list[dict], which: dict) -> dict[int, Fact | None]:
         )
         for lead in leads
     }
+    for lead_id, fact in facts.items():
+        if fact is not None:
+            fact.counted_through = last_ids.get(lead_id, 0)
+    return facts
 
 
 def _fact_model(lead_id: int, fact: Fact) -> LeadFact:
@@ -181,7 +191,25 @@ def _fact_model(lead_id: int, fact: Fact) -> LeadFact:
         owner_key=fact.owner_key,
         campaigns=fact.campaigns,
         contribution=fact.contribution,
+        counted_through=fact.counted_through,
     )
+
+
+def _durations(facts: dict[int, Fact | None]) -> list[LeadDuration]:
+    return [
+        LeadDuration(
+            lead_id=lead_id,
+            kind=kind,
+            stage=stage,
+            seconds=seconds,
+            entered_on=fact.entered_on,
+            source_key=fact.source_key,
+            owner_key=fact.owner_key,
+        )
+        for lead_id, fact in facts.items()
+        if fact is not None
+        for kind, stage, seconds in fact.durations
+    ]
 
 
 LEAD_COLUMNS = ("id", "stage", "source", "owner_id")
@@ -221,22 +249,77 @@ def _refresh(ids: list[int]) -> dict[int, LeadFact]:
             .values(*LEAD_COLUMNS)
         )
         olds = {fact.lead_id: fact for fact in LeadFact.objects.filter(pk__in=ids)}
-        news = _facts(leads, {"lead_id__in": [lead["id"] for lead in leads]}) if leads else {}
+        last_ids: dict[int, int] = {}
+        which = {"lead_id__in": [lead["id"] for lead in leads]}
+        news = _facts(leads, which, last_ids) if leads else {}
         delta = defaultdict(lambda: defaultdict(int))
         for lead_id in ids:
             rollup_rows(olds.get(lead_id), sign=-1, into=delta)
             rollup_rows(news.get(lead_id), sign=1, into=delta)
         rollups_add(_nonzero(delta))
+        built = [_fact_model(lead_id, fact) for lead_id, fact in news.items() if fact is not None]
+        LeadDuration.objects.filter(lead_id__in=ids).delete()
+        PendingRefresh.objects.filter(lead_id__in=ids).delete()
+        if connection.vendor == "postgresql" and len(ids) > 50:
+            # Many leads (an import batch's): the old facts out and the new ones COPYed in,
+            # the way a rebuild writes them; an INSERT of thousands of rows spends more time
+            # in adapting parameters than in PostgreSQL.
+            if olds:
+                LeadFact.objects.filter(pk__in=list(olds)).delete()
+            _copy_facts(built)
+            _copy_durations(news)
+            return {fact.lead_id: fact for fact in built}
         gone = [lead_id for lead_id in olds if news.get(lead_id) is None]
         if gone:
             LeadFact.objects.filter(pk__in=gone).delete()
+        LeadDuration.objects.bulk_create(_durations(news), batch_size=2000)
         written = LeadFact.objects.bulk_create(
-            [_fact_model(lead_id, fact) for lead_id, fact in news.items() if fact is not None],
+            built,
             update_conflicts=True,
             unique_fields=["lead"],
             update_fields=FACT_COLUMNS[1:],  # all but the lead
         )
     return {fact.lead_id: fact for fact in written}
+
+
+def counted_through(lead_id: int, transition_id: int) -> bool:
+    """Whether the lead's committed fact already counts this log row (a refresh since the
+    move read it: the round robin's save of a new MQL's owner refreshes the lead within the
+    move's announcement, before reporting's receiver hears of the move)."""
+    return LeadFact.objects.filter(pk=lead_id, counted_through__gte=transition_id).exists()
+
+
+def lead_dimensions_counted(lead_id: int) -> bool:
+    """Whether the lead's fact has its current owner and source (two small reads)."""
+    from .facts import owner_key, source_key
+
+    lead = Lead.objects.filter(pk=lead_id).values("owner_id", "source").first()
+    fact = LeadFact.objects.filter(pk=lead_id).values("owner_key", "source_key").first()
+    if lead is None or fact is None:
+        return lead is None
+    return (fact["owner_key"], fact["source_key"]) == (
+        owner_key(lead["owner_id"]),
+        source_key(lead["source"]),
+    )
+
+
+def leads_mark_pending(lead_ids) -> None:
+    """Record leads whose change is not counted yet (in the caller's transaction)."""
+    now = timezone.now()
+    PendingRefresh.objects.bulk_create(
+        [PendingRefresh(lead_id=lead_id, since=now) for lead_id in sorted(set(lead_ids))],
+        ignore_conflicts=True,
+    )
+
+
+def _mark_pending_quietly(lead_ids) -> None:
+    try:
+        with transaction.atomic():
+            leads_mark_pending(
+                Lead.objects.filter(pk__in=list(lead_ids)).values_list("pk", flat=True)
+            )
+    except Exception:
+        logger.exception("could not mark %d leads as pending", len(lead_ids))
 
 
 def lead_facts_refresh_quietly(*, lead_ids) -> None:
@@ -258,11 +341,20 @@ def lead_fact_refresh_quietly(*, lead_id: int) -> None:
         lead_fact_refresh(lead_id=lead_id)
     except Exception:
         logger.exception("could not refresh the funnel rollups of lead %s", lead_id)
+        _mark_pending_quietly([lead_id])
 
 
 def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
     """Throw the rollups away and recount them from the transition log."""
-    models = (LeadFact, CohortCount, ReachCount, DurationBin, ReasonCount)
+    models = (
+        LeadFact,
+        LeadDuration,
+        PendingRefresh,
+        CohortCount,
+        ReachCount,
+        DurationBin,
+        ReasonCount,
+    )
     on_postgresql = connection.vendor == "postgresql"
     nested = connection.in_atomic_block
     leads_done = 0
@@ -294,8 +386,10 @@ def rollups_rebuild(*, chunk_size: int = 5000, progress=None) -> dict:
             ]
             if on_postgresql:
                 _copy_facts(built)
+                _copy_durations(facts)
             else:
                 LeadFact.objects.bulk_create(built, batch_size=500)
+                LeadDuration.objects.bulk_create(_durations(facts), batch_size=2000)
                 rows = defaultdict(lambda: defaultdict(int))
                 for fact in built:
                     rollup_rows(fact, into=rows)
@@ -320,6 +414,7 @@ FACT_COLUMNS = (
     "owner_key",
     "campaigns",
     "contribution",
+    "counted_through",
     "refreshed_at",
 )
 
@@ -342,9 +437,31 @@ def _copy_facts(facts: list[LeadFact]) -> None:
                     fact.owner_key,
                     json.dumps(fact.campaigns),
                     json.dumps(fact.contribution, separators=(",", ":")),
+                    fact.counted_through,
                     now,
                 )
             )
+
+
+def _copy_durations(facts: dict[int, Fact | None]) -> None:
+    columns = "lead_id, kind, stage, seconds, entered_on, source_key, owner_key"
+    copying = f"COPY dashboards_leadduration ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(copying) as copy:
+        for lead_id, fact in facts.items():
+            if fact is None:
+                continue
+            for kind, stage, seconds in fact.durations:
+                copy.write_row(
+                    (
+                        lead_id,
+                        kind,
+                        stage,
+                        seconds,
+                        fact.entered_on,
+                        fact.source_key,
+                        fact.owner_key,
+                    )
+                )
 
 
 def _subset_condition(table: str) -> str:

@@ -1,6 +1,7 @@
 """An independent recount of the funnel from the log, lead by lead, to check the rollups."""
 
 import itertools
+import statistics
 from collections import Counter
 
 from django.db.models import Prefetch
@@ -10,7 +11,6 @@ from campaigns.models import CampaignMembership
 from funnel.models import Transition
 from leads.models import Lead
 from leads.stages import BUCKETS, FORWARD_PATH, FORWARD_RANK, Stage
-from reporting.facts import duration_bin, median_seconds
 from reporting.models import LeadFact
 from reporting.services import TABLES
 
@@ -34,9 +34,38 @@ def _in_scope(lead, rows, *, campaign, source, owner, since, until, user):
     return not (until and entered > until)
 
 
+def _median_days(seconds: list[int]) -> float | None:
+    """The exact median of per-lead durations, in days to one decimal, as the pages show."""
+    return round(statistics.median(seconds) / 86400, 1) if seconds else None
+
+
+def _scoped_leads(filters: dict):
+    """(lead, its log rows oldest first) for every lead in scope."""
+    leads = Lead.objects.select_related("owner").prefetch_related(
+        Prefetch("transitions", queryset=Transition.objects.order_by("at", "id")),
+        Prefetch("memberships", queryset=CampaignMembership.objects.select_related("campaign")),
+    )
+    for lead in leads:
+        rows = list(lead.transitions.all())
+        if rows and _in_scope(lead, rows, **filters):
+            yield lead, rows
+
+
+def recount_days_in(*, campaign=None, source=None, owner=None, since=None, until=None, user=None):
+    """The median days of each stay in each stage (a stay ends at the lead's next log row),
+    from the log, lead by lead."""
+    filters = dict(campaign=campaign, source=source, owner=owner, since=since, until=until)
+    stays: dict[str, list[int]] = {stage: [] for stage in Stage.values}
+    for _lead, rows in _scoped_leads({**filters, "user": user}):
+        for stay, following in itertools.pairwise(rows):
+            stays[stay.to_stage].append(int((following.at - stay.at).total_seconds()))
+    return {stage: _median_days(values) for stage, values in stays.items()}
+
+
 def recount(*, campaign=None, source=None, owner=None, since=None, until=None, user=None):
     stages = Counter()
     reached = Counter()
+    deals = Counter()
     durations = {stage: [] for stage in FORWARD_PATH[1:]}
     # Prefetched, ordered as the log is read: one query per table, not per lead (the soak
     # recounts thousands of leads).
@@ -58,6 +87,10 @@ def recount(*, campaign=None, source=None, owner=None, since=None, until=None, u
         ):
             continue
         stages[lead.stage] += 1
+        if any(r.to_stage == "customer" for r in rows):
+            deals["won"] += 1
+        elif any(r.from_stage == "opportunity" and r.to_stage == "nurture" for r in rows):
+            deals["lost"] += 1
         ranks = [FORWARD_RANK[r.to_stage] for r in rows if r.to_stage in FORWARD_RANK]
         furthest = max(ranks, default=-1)
         for rank in range(furthest + 1):
@@ -68,15 +101,7 @@ def recount(*, campaign=None, source=None, owner=None, since=None, until=None, u
                 durations[FORWARD_PATH[rank]].append(seconds)
     stage_counts = {stage: stages[stage] for stage in Stage.values}
     reached_counts = {stage: reached[stage] for stage in FORWARD_PATH}
-    days_to = {}
-    for stage, values in durations.items():
-        cells = Counter()
-        sums = Counter()
-        for seconds in values:
-            cells[duration_bin(seconds)] += 1
-            sums[duration_bin(seconds)] += seconds
-        median = median_seconds([(b, n, sums[b]) for b, n in cells.items()])
-        days_to[stage] = None if median is None else round(median / 86400, 1)
+    days_to = {stage: _median_days(values) for stage, values in durations.items()}
     return {
         **{b: sum(stage_counts[s] for s in members) for b, members in BUCKETS.items()},
         "stages": stage_counts,
@@ -87,6 +112,11 @@ def recount(*, campaign=None, source=None, owner=None, since=None, until=None, u
             else None
             for a, b in itertools.pairwise(FORWARD_PATH)
         },
+        "win_rate": round(deals["won"] / (deals["won"] + deals["lost"]), 4)
+        if deals["won"] + deals["lost"]
+        else None,
+        "won_deals": deals["won"],
+        "lost_deals": deals["lost"],
         "days_to": days_to,
     }
 

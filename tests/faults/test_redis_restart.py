@@ -18,7 +18,6 @@ from campaigns.models import Campaign
 from campaigns.nurture.models import Enrollment, Message, Programme, Step
 from campaigns.nurture.services import enrollments_queue_due
 from campaigns.services import scoring_rule_save, segment_save
-from funnel.imports import leads_importing
 from funnel.models import Transition
 from leads.models import Lead
 from outbox.models import PendingTask
@@ -86,9 +85,11 @@ def test_work_queued_while_redis_is_down_is_done_when_it_is_back(
     )
     scoring_rule_save(name="German", segment=germans, points=7)
     assert enrollments_queue_due(now=timezone.now()) == [[enrollment.pk]]
-    monkeypatch.setattr(receivers, "SYNC_REFRESH_LIMIT", 0)
+    # An import batch whose own count failed: its leads are queued for workers with it.
+    monkeypatch.setattr(receivers, "lead_facts_refresh", _broken_refresh)
     with transaction.atomic():  # as an import batch does, before it commits
-        leads_importing.send(sender=Transition, created=batch, moved=[], system_actor="test")
+        receivers.leads_count_now(batch)
+    monkeypatch.undo()
 
     waiting = set(PendingTask.objects.filter(sent_at=None).values_list("task", flat=True))
     assert waiting == {
@@ -116,3 +117,7 @@ def test_work_queued_while_redis_is_down_is_done_when_it_is_back(
 
     rollups_rebuild()
     assert rollup_state() == live
+
+
+def _broken_refresh(**kwargs):
+    raise RuntimeError("the rollups are unavailable")

@@ -140,13 +140,20 @@ def test_membership_keeps_the_first_touch_and_touches_again_only_on_a_change(db,
     assert membership.touched_at == third.started_at
 
 
-def test_a_large_import_batch_refreshes_the_rollups_through_workers(committed, monkeypatch):
+def test_an_import_batch_whose_count_fails_is_counted_by_workers(committed, monkeypatch):
+    """The batch counts its leads in its own transaction; should that fail, the batch still
+    commits, its leads are marked pending and queued for workers, who count them."""
     from config.celery import app
     from reporting import receivers
+    from reporting.models import PendingRefresh
 
-    monkeypatch.setattr(receivers, "SYNC_REFRESH_LIMIT", 1)
+    def broken(**kwargs):
+        raise RuntimeError("no rollups today")
+
+    monkeypatch.setattr(receivers, "lead_facts_refresh", broken)
     monkeypatch.setattr(receivers, "REFRESH_CHUNK", 2)
     monkeypatch.setitem(app.conf, "task_always_eager", True)  # the worker's code, in-process
     import_csv("Email,Stage\na@example.com,sql\nb@example.com,mql\nc@example.com,suspect\n")
     reached = funnel_snapshot()["reached"]
     assert (reached["suspect"], reached["mql"], reached["sql"]) == (3, 2, 1)
+    assert not PendingRefresh.objects.exists()

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F
 
 from campaigns.models import CampaignMembership
-from campaigns.signals import memberships_changed
+from campaigns.signals import import_batch_done, memberships_changed
 from funnel.imports import (
     IMPORT_RANK,
     IMPORT_VERB,
@@ -119,6 +119,7 @@ def run_orm(job: ImportJob, token: str) -> None:
             merged = len(good) - len(merged_records) - len(refused) + len(again)
             if job.campaign_id:
                 _memberships_orm(job, merged_records)
+            import_batch_done()
             ImportRowError.objects.bulk_create(errors, batch_size=1000)
             done += len(chunk)
             progress(

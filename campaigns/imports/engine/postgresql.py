@@ -10,7 +10,7 @@ from django.db.models import F
 from psycopg import sql
 
 from campaigns.models import Campaign, CampaignMembership
-from campaigns.signals import memberships_changed
+from campaigns.signals import import_batch_done, memberships_changed
 from funnel.imports import (
     BATCH_COLUMNS,
     IMPORT_RANK,
@@ -408,6 +408,7 @@ def _merge_range(job: ImportJob, token: str, after: str, upper: str | None) -> N
         )
         if job.campaign_id:
             _memberships_postgresql(cursor, batch_table, job, touch=counts.updated > 0)
+        import_batch_done()
         cursor.execute(
             sql.SQL("SELECT line, refusal FROM {} WHERE lost ORDER BY line").format(batch)
         )
