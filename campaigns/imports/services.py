@@ -1,6 +1,7 @@
 """Writes for lead imports: upload a file, choose the mapping, start, resume, run."""
 
 import datetime as dt
+import hashlib
 import logging
 import uuid
 from pathlib import Path
@@ -97,10 +98,13 @@ def file_value_counts(job: ImportJob, target: str) -> dict[str, int]:
     column = next((c for c, t in job.mapping.items() if t == target), None)
     if column is None or job.pk is None or not job.file_path or not Path(job.file_path).exists():
         return {}
-    key = f"imports:{job.pk}:values:{column}"
+    index = job.columns.index(column)
+    # By the upload's own file (an id can come back on SQLite) and the column's position (a
+    # header may hold spaces, which cache keys must not).
+    upload = hashlib.sha256(job.file_path.encode()).hexdigest()[:32]
+    key = f"imports:{job.pk}:values:{upload}:{index}"
     found = cache.get(key)
     if found is None:
-        index = job.columns.index(column)
         counts: dict[str, int] = {}
         for _line, cells in csvfile.data_records(Path(job.file_path), job.encoding, job.delimiter):
             value = cells[index].strip() if index < len(cells) else ""
