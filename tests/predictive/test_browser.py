@@ -6,22 +6,11 @@ from campaigns.predictive.services import scoring_model_request
 from campaigns.predictive.tasks import train_model
 from leads.models import Lead, LeadPrediction
 from tests.conftest import log_in
+from tests.e2e.axe import severe_violations
 
 from .synthetic import import_synthetic
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def severe_violations(page) -> list[dict]:
-    """axe-core's critical and serious violations on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in results.response["violations"]
-        if v.get("impact") in ("critical", "serious")
-    ]
 
 
 def test_a_marketer_reads_the_model_and_a_rep_the_reasons(page, settings, marketer, rep, tmp_path):
