@@ -1,7 +1,7 @@
 """The opportunity pipeline: the board by pipeline stage, and moving a deal along it."""
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
@@ -32,10 +32,20 @@ class ForecastMonth:
 @dataclass
 class PipelineColumn:
     stage: PipelineStage
-    deals: list
+    deals: list  # the cards shown: the nearest closes first, at most CARDS_PER_COLUMN
     count: int
     total: Decimal
     weighted: Decimal
+    all_deals: list = field(default_factory=list)  # every open deal in the stage
+
+    @property
+    def hidden(self) -> int:
+        return self.count - len(self.deals)
+
+
+# An imported pipeline holds thousands of open deals: a column shows the ones closing first
+# (the page stays small), while its count, sums, the forecast and the overdue count cover all.
+CARDS_PER_COLUMN = 50
 
 
 def lead_deal(lead):
@@ -76,7 +86,8 @@ def pipeline_board(user) -> list[PipelineColumn]:
         columns.append(
             PipelineColumn(
                 stage=stage,
-                deals=in_stage,
+                deals=in_stage[:CARDS_PER_COLUMN],
+                all_deals=in_stage,
                 count=len(in_stage),
                 total=total,
                 weighted=(total * stage.probability / 100).quantize(Decimal("0.01")),
@@ -130,7 +141,7 @@ def forecast_by_month(columns: list[PipelineColumn], *, today: dt.date) -> list[
     """The weighted forecast (amount x probability) of the board's deals by close month."""
     months: dict[dt.date, list] = {}
     for column in columns:
-        for deal in column.deals:
+        for deal in column.all_deals:
             months.setdefault(deal.expected_close.replace(day=1), []).append(deal)
     this_month = today.replace(day=1)
     return [
@@ -149,7 +160,7 @@ def mark_overdue(columns: list[PipelineColumn], *, today: dt.date) -> int:
     """Flag each open deal whose expected close date has passed; answer how many."""
     overdue = 0
     for column in columns:
-        for deal in column.deals:
+        for deal in column.all_deals:
             deal.overdue = deal.expected_close < today
             overdue += deal.overdue
     return overdue

@@ -229,3 +229,20 @@ def test_managers_edit_pipeline_stages_and_probabilities(client_for, manager, re
     data[f"form-{last}-slug"] = "legal-2"
     assert client.post("/pipeline/stages/", data).status_code == 400
     assert PipelineStage.objects.get(slug="discovery").probability == 15
+
+
+def test_a_column_shows_the_deals_closing_first_and_counts_them_all(
+    client_for, make_lead, rep, monkeypatch
+):
+    from funnel import pipeline
+
+    monkeypatch.setattr(pipeline, "CARDS_PER_COLUMN", 2)
+    deals = [_deal(make_lead, rep, "100") for _ in range(3)]
+    Opportunity.objects.filter(pk=deals[0].pk).update(expected_close="2030-01-01")
+    column = next(c for c in pipeline_board(rep) if c.stage.slug == "discovery")
+    assert (column.count, column.total, column.hidden) == (3, Decimal("300"), 1)
+    assert deals[0].pk not in [deal.pk for deal in column.deals]  # it closes last
+    html = client_for(rep).get("/pipeline/").content.decode()
+    assert f'id="deal-{deals[0].pk}"' not in html and f'id="deal-{deals[1].pk}"' in html
+    assert "1 more deal closing later" in html
+    assert "300.00" in html
