@@ -81,7 +81,8 @@ def _open_batch() -> set | None:
     owner = connection.atomic_blocks[0] if connection.in_atomic_block else None
     if getattr(_batch, "owner", None) is not owner:  # another transaction: forget the last
         _batch.owner, _batch.ids = owner, None
-    return _batch.ids
+    # A thread that never opened a batch and writes outside a transaction has neither.
+    return getattr(_batch, "ids", None)
 
 
 def on_leads_importing(sender, *, created, moved, **kwargs):
