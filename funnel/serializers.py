@@ -105,8 +105,15 @@ class LeadDetailSerializer(LeadSerializer):
     reasons = serializers.SerializerMethodField()
 
     class Meta(LeadSerializer.Meta):
-        fields = (*LeadSerializer.Meta.fields, "criteria", "first_touch", "last_touch", "deal")
-        fields = (*fields, "probability", "reasons")
+        fields = (
+            *LeadSerializer.Meta.fields,
+            "criteria",
+            "first_touch",
+            "last_touch",
+            "deal",
+            "probability",
+            "reasons",
+        )
 
     def get_criteria(self, lead) -> list[dict]:
         return CriterionSerializer(criteria_results(lead), many=True).data
