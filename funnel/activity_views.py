@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from leads.roles import SALES_REP, has_role, is_manager, roles_of
-from leads.selectors import can_act_on, lead_for_user, lead_owner_candidates
+from leads.selectors import can_act_on, can_edit, lead_for_user, lead_owner_candidates
 from leads.services import DuplicateLead
 from leads.stages import Stage
 
@@ -39,7 +39,7 @@ def lead_work_context(user, lead, **bound) -> dict:
         "activity_form": bound.get("activity_form") or (ActivityForm() if act else None),
         "task_form": bound.get("task_form") or (TaskForm(manager=manager) if act else None),
         "outcomes": sorted({o for group in OUTCOMES.values() for o in group}),
-        "can_edit": lead_edits.can_edit_lead(user, lead),
+        "can_edit": can_edit(user, lead),
         "edit_form": bound.get("edit_form") or LeadEditForm.for_lead(lead),
         "edit_open": "edit_form" in bound,
         "owner_choices": list(lead_owner_candidates()) if manager else [],

@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from .models import Lead
-from .roles import SALES_REP, has_role, is_manager, roles_of
+from .roles import MARKETER, SALES_REP, has_role, is_manager, roles_of
 from .stages import BUCKETS, Stage
 
 
@@ -27,24 +27,42 @@ def ownership_refusal(user, lead: Lead) -> str:
     )
 
 
+# The stages marketing still works: a marketer edits leads in these; the rest are sales's.
+MARKETING_STAGES = (Stage.SUSPECT, Stage.MQL, Stage.NURTURE)
+
+
 def can_edit(user, lead: Lead) -> bool:
-    """A lead's fields: whoever acts on it, except that a sales rep's unassigned leads are the
-    queue's MQLs only. A suspect or nurtured lead nobody owns is marketing's to edit."""
+    """A lead's fields, one rule for the lead page and the API: managers edit every lead; a
+    sales rep their own leads and the queue's unassigned MQLs (a suspect or nurtured lead
+    nobody owns is marketing's); a marketer the leads in marketing's stages."""
+    if is_manager(user):
+        return True
     if not can_act_on(user, lead):
         return False
     held = roles_of(user)
     if lead.owner_id is None and held and held <= {SALES_REP}:
         return lead.stage == Stage.MQL
-    return True
+    if SALES_REP in held and lead.owner_id in (None, user.pk):
+        return True
+    return MARKETER in held and lead.stage in MARKETING_STAGES
 
 
 def edit_refusal(user, lead: Lead) -> str:
-    if lead.owner_id is not None:
+    """Why `can_edit` refused."""
+    held = roles_of(user)
+    if lead.owner_id is not None and not can_act_on(user, lead):
         return ownership_refusal(user, lead)
-    return (
-        f"Lead {lead.pk} is an unassigned {lead.stage}: a sales rep edits their own leads and "
-        "the unassigned MQLs of the queue."
-    )
+    if lead.owner_id is None and held and held <= {SALES_REP}:
+        return (
+            f"Lead {lead.pk} is an unassigned {lead.stage}: a sales rep edits their own leads "
+            "and the unassigned MQLs of the queue."
+        )
+    if MARKETER in held:
+        return (
+            f"Lead {lead.pk} is in {lead.stage}: marketers edit leads in "
+            f"{', '.join(MARKETING_STAGES)}; sales edits the rest."
+        )
+    return "You may not edit this lead."
 
 
 def lead_for_user(user, lead_id, *, write: bool = False, lock: bool = False) -> Lead:
