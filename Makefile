@@ -30,8 +30,14 @@ demo: migrate ## Load the demo users, campaigns and leads (idempotent)
 run: demo ## Serve on 127.0.0.1:$PORT with a Celery worker and beat; Ctrl-C stops all
 	DEBUG=$${DEBUG:-1} $(BIN)/python bin/run.py
 
-test: install ## Run the whole test suite (PostgreSQL/Redis/Chromium tests skip when absent)
-	$(BIN)/pytest
+# The suite runs in TEST_WORKERS pytest-xdist processes, each with its own test database and
+# Redis database (tests/conftest.py); worksteal evens out the long tests. TEST_WORKERS=0 runs
+# it in one process.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
+
+test: install ## Run the whole test suite in TEST_WORKERS processes (PostgreSQL/Redis/Chromium tests skip when absent)
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 # The tests of the code with an ORM twin of a PostgreSQL path (the import engine, nurture's
 # claims, the rollups, the queue's claims and assignment) run again on SQLite, as `make run`
@@ -39,7 +45,7 @@ test: install ## Run the whole test suite (PostgreSQL/Redis/Chromium tests skip 
 SQLITE_TEST_DIRS := imports nurture dashboards reporting workspace
 
 test-sqlite: install ## The import, nurture, reporting and workspace tests again on SQLite (DATABASE_URL unset)
-	env -u DATABASE_URL $(BIN)/pytest -m "not postgres and not browser" \
+	env -u DATABASE_URL $(BIN)/pytest $(PYTEST_PARALLEL) -m "not postgres and not browser" \
 		$(wildcard $(addprefix tests/,$(SQLITE_TEST_DIRS)))
 
 lint: install ## ruff: lint and format check

@@ -15,6 +15,33 @@ from leads.roles import ADMIN, MANAGER, MARKETER, SALES_REP
 REQUIRE_SERVICES = os.environ.get("HANDOFF_REQUIRE_SERVICES", "") in ("1", "true", "yes")
 
 
+def _own_redis_database() -> None:
+    """`make test` runs the suite in two pytest-xdist workers. pytest-django gives each its
+    own test database; this gives each its own Redis database (REDIS_URL's, then the ones
+    below it), so one worker's Celery processes never take the other's tasks. Settings were
+    read before this file; the broker and the cache are built lazily, on first use, so the
+    settings they are built from are changed here, and the processes tests start inherit
+    the environment."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = os.environ.get("REDIS_URL")
+    if not url or not worker.startswith("gw") or worker == "gw0":
+        return
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    own = urlunsplit(parts._replace(path=f"/{(base - int(worker[2:])) % 16}"))
+    os.environ["REDIS_URL"] = own
+    settings.REDIS_URL = own
+    settings.CELERY_BROKER_URL = own
+    settings.CACHES["capture"]["LOCATION"] = own
+
+
+_own_redis_database()
+
+
 def missing_service(reason: str):
     """Skip locally; fail on CI, where HANDOFF_REQUIRE_SERVICES=1 makes every service required."""
     if REQUIRE_SERVICES:
@@ -25,15 +52,21 @@ def missing_service(reason: str):
 @pytest.fixture(autouse=True)
 def _defaults_after_flush(request):
     """Transactional tests flush every table afterwards, data migrations' rows included:
-    put the installation's defaults back for the ones that need committed data."""
+    put the installation's defaults back for the ones that need committed data, and for a
+    database test that runs after such a flush (in its own transaction, rolled back after):
+    under pytest-xdist any test may follow a transactional one."""
+    from funnel.defaults import seed_defaults
+    from funnel.models import PipelineStage
+
     marker = request.node.get_closest_marker("django_db")
     transactional = bool(marker and marker.kwargs.get("transaction"))
     if transactional or {"transactional_db", "live_server"} & set(request.fixturenames):
-        from funnel.defaults import seed_defaults
-        from funnel.models import PipelineStage
-
         request.getfixturevalue("transactional_db")
         seed_defaults(ReasonCode, PipelineStage)
+    elif marker or "db" in request.fixturenames:
+        request.getfixturevalue("db")
+        if not PipelineStage.objects.exists():
+            seed_defaults(ReasonCode, PipelineStage)
 
 
 @pytest.fixture(autouse=True)
