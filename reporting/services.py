@@ -225,9 +225,18 @@ def lead_facts_refresh(*, lead_ids) -> int:
     rollup rows (same day, campaign, source), so a thousand leads move a few dozen rows
     once instead of each row a thousand times."""
     ids = sorted(set(lead_ids))
+    if len(ids) > SETWISE_FROM and connection.vendor == "postgresql":
+        from .setwise import facts_refresh_setwise  # it builds on this module's tables
+
+        return facts_refresh_setwise(ids)
     if ids:
         _refresh(ids)
     return len(ids)
+
+
+# From this many leads (an import batch, a campaign's members), PostgreSQL computes the facts
+# and the change to the rollups set-wise (setwise.py) instead of lead by lead in Python.
+SETWISE_FROM = 50
 
 
 def _refresh(ids: list[int]) -> dict[int, LeadFact]:
