@@ -37,11 +37,25 @@ RANK_SQL = "CASE t.to_stage {} END".format(
 )
 CUSTOMER = FORWARD_PATH.index("customer")
 FIRST_AT = [f"f{rank}" for rank in range(len(FORWARD_PATH))]
+DAY_AT = [f"d{rank}" for rank in range(len(FORWARD_PATH))]
+
+
+SCRATCH = (
+    "reporting_ids",
+    "reporting_leads",
+    "reporting_members",
+    "reporting_won",
+    "reporting_old",
+    "reporting_log",
+    "reporting_per",
+    "reporting_durations",
+    "reporting_new",
+)
 
 
 def _day(expression: str) -> str:
     """The site's day of a moment, as the facts write it (ISO, e.g. 2025-01-06)."""
-    return f"to_char(({expression} AT TIME ZONE %(zone)s)::date, 'YYYY-MM-DD')"
+    return f"to_char({expression} AT TIME ZONE %(zone)s, 'YYYY-MM-DD')"
 
 
 def _stages_array() -> str:
@@ -63,31 +77,92 @@ def facts_refresh_setwise(lead_ids) -> int:
         # Waits for a running rebuild (EXCLUSIVE); refreshes do not block each other.
         cursor.execute(f"LOCK TABLE {FACTS} IN ROW EXCLUSIVE MODE")
         cursor.execute("SET LOCAL jit TO off")
+        # A batch's sorts and hashes (tens of MB for 50,000 leads) in memory, not on disk.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         _scratch(
             cursor, "reporting_ids", "SELECT DISTINCT unnest(%(ids)s::bigint[]) AS id", {"ids": ids}
         )
         cursor.execute("ALTER TABLE reporting_ids ADD PRIMARY KEY (id)")
         cursor.execute("ANALYZE reporting_ids")
-        # The leads' row locks (the ones transitions take) queue refreshes of one lead, in
-        # id order as every refresh takes them.
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {LEADS} WHERE id IN"
-            " (SELECT id FROM reporting_ids) ORDER BY id FOR UPDATE) locked"
+        # Everything the batch reads of the big tables is read once, within the range of its
+        # ids: a batch is a few per cent of a million leads, and an import's new leads are
+        # one range of ids (two ranges side by side interleave theirs), so the indexes give
+        # PostgreSQL that range instead of a scan of every lead, log row and fact.
+        within = {"low": ids[0], "high": ids[-1]}
+        # The leads' row locks (the ones transitions take) queue refreshes of one lead, taken
+        # in id order as every refresh takes them.
+        _scratch(
+            cursor,
+            "reporting_leads",
+            "SELECT l.id AS lead_id, l.stage, l.owner_id, coalesce(l.source, '') AS source"
+            f" FROM {LEADS} l JOIN reporting_ids i ON i.id = l.id"
+            " WHERE l.id BETWEEN %(low)s AND %(high)s ORDER BY l.id FOR UPDATE OF l",
+            within,
         )
-        cursor.execute(
-            f"SELECT DISTINCT l.source FROM {LEADS} l JOIN reporting_ids i ON i.id = l.id"
+        _scratch(
+            cursor,
+            "reporting_log",
+            "SELECT t.lead_id, t.id, t.at, t.from_stage, t.to_stage, t.verb,"
+            f" coalesce(r.code, '') AS reason, {RANK_SQL} AS rank,"
+            " lead(t.at) OVER (PARTITION BY t.lead_id ORDER BY t.at, t.id) AS next_at"
+            f" FROM {LOG} t JOIN reporting_ids i ON i.id = t.lead_id"
+            f" LEFT JOIN {REASONS} r ON r.id = t.reason_id"
+            " WHERE t.lead_id BETWEEN %(low)s AND %(high)s",
+            within,
         )
+        _scratch(
+            cursor,
+            "reporting_members",
+            "SELECT m.lead_id, jsonb_agg(DISTINCT m.campaign_id ORDER BY m.campaign_id) AS ids"
+            f" FROM {MEMBERS} m JOIN reporting_ids i ON i.id = m.lead_id"
+            " WHERE m.lead_id BETWEEN %(low)s AND %(high)s GROUP BY m.lead_id",
+            within,
+        )
+        _scratch(
+            cursor,
+            "reporting_won",
+            "SELECT o.lead_id, sum(o.amount) AS total"
+            f" FROM {DEALS} o JOIN reporting_ids i ON i.id = o.lead_id"
+            f" WHERE o.status = '{Opportunity.Status.WON.value}'"
+            " AND o.lead_id BETWEEN %(low)s AND %(high)s GROUP BY o.lead_id",
+            within,
+        )
+        # The facts there are (none for the leads an import creates).
+        _scratch(
+            cursor,
+            "reporting_old",
+            "SELECT f.lead_id, f.campaigns, f.source_key, f.owner_key, f.contribution"
+            f" FROM {FACTS} f JOIN reporting_ids i ON i.id = f.lead_id"
+            " WHERE f.lead_id BETWEEN %(low)s AND %(high)s",
+            within,
+        )
+        cursor.execute("SELECT DISTINCT source FROM reporting_leads")
         # Source keys as Python makes them (facts.source_key): few distinct per batch.
-        keys = {source or "": source_key(source) for (source,) in cursor.fetchall()}
+        keys = {source: source_key(source) for (source,) in cursor.fetchall()}
         params = {
             "zone": str(timezone.get_default_timezone()),
             "sources": list(keys),
             "source_keys": list(keys.values()),
             "edges": list(BIN_EDGES_SECONDS),
         }
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM reporting_old)")
+        replacing = cursor.fetchone()[0]
+        if replacing:
+            cursor.execute("ANALYZE reporting_old")
         _new_facts(cursor, params)
-        _apply_delta(cursor)
-        cursor.execute(f"DELETE FROM {FACTS} WHERE lead_id IN (SELECT id FROM reporting_ids)")
+        _apply_delta(cursor, params, replacing=replacing)
+        if replacing:
+            cursor.execute(
+                f"DELETE FROM {FACTS} f USING reporting_old o WHERE f.lead_id = o.lead_id"
+                " AND f.lead_id BETWEEN %(low)s AND %(high)s",
+                within,
+            )
+            # A lead's durations are written and deleted with its fact.
+            cursor.execute(
+                f"DELETE FROM {DURATIONS} d USING reporting_old o WHERE d.lead_id = o.lead_id"
+                " AND d.lead_id BETWEEN %(low)s AND %(high)s",
+                within,
+            )
         cursor.execute(
             f"INSERT INTO {FACTS} (lead_id, entered_at, entered_on, stage, stage_since,"
             " furthest, source_key, owner_key, campaigns, contribution, counted_through,"
@@ -96,7 +171,6 @@ def facts_refresh_setwise(lead_ids) -> int:
             " source_key, owner_key, campaigns, contribution, counted_through, now()"
             " FROM reporting_new ORDER BY lead_id"
         )
-        cursor.execute(f"DELETE FROM {DURATIONS} WHERE lead_id IN (SELECT id FROM reporting_ids)")
         cursor.execute(
             f"INSERT INTO {DURATIONS} (lead_id, kind, stage, seconds, entered_on, source_key,"
             " owner_key)"
@@ -104,26 +178,14 @@ def facts_refresh_setwise(lead_ids) -> int:
             " n.owner_key FROM reporting_durations d JOIN reporting_new n USING (lead_id)"
         )
         cursor.execute(f"DELETE FROM {PENDING} WHERE lead_id IN (SELECT id FROM reporting_ids)")
-        for name in ("reporting_ids", "reporting_log", "reporting_per", "reporting_durations"):
+        for name in SCRATCH:
             cursor.execute(f"DROP TABLE {name}")
-        cursor.execute("DROP TABLE reporting_new")
     return len(ids)
 
 
 def _new_facts(cursor, params: dict) -> None:
     """reporting_new: one row per lead with a log, as LeadFact holds it;
     reporting_durations: its exact durations (LeadDuration's rows)."""
-    # The log rows, each with the moment of the next one (how long the stay lasted).
-    _scratch(
-        cursor,
-        "reporting_log",
-        f"SELECT t.lead_id, t.id, t.at, t.from_stage, t.to_stage, t.verb,"
-        f" coalesce(r.code, '') AS reason, {RANK_SQL} AS rank,"
-        " lead(t.at) OVER (PARTITION BY t.lead_id ORDER BY t.at, t.id) AS next_at"
-        f" FROM {LOG} t JOIN reporting_ids i ON i.id = t.lead_id"
-        f" LEFT JOIN {REASONS} r ON r.id = t.reason_id",
-        params,
-    )
     # Per lead: when it entered, the first moment it reached each forward stage (or one past
     # it, if it skipped it), and what it did.
     first_at = ", ".join(
@@ -131,7 +193,7 @@ def _new_facts(cursor, params: dict) -> None:
     )
     _scratch(
         cursor,
-        "reporting_per",
+        "reporting_firsts",
         "SELECT lead_id, min(at) AS entered_at, max(at) AS stage_since,"
         " coalesce(max(rank), -1) AS furthest, max(id) AS counted_through,"
         f" {first_at},"
@@ -144,6 +206,18 @@ def _new_facts(cursor, params: dict) -> None:
         " FROM reporting_log GROUP BY lead_id",
         params,
     )
+    # ... and the site's days of those moments: the day it entered, and DAY_AT[rank].
+    _scratch(
+        cursor,
+        "reporting_per",
+        f"SELECT f.*, {_day('f.entered_at')} AS day,"
+        + ", ".join(
+            f" {_day(f'f.{at}')} AS {day}" for at, day in zip(FIRST_AT, DAY_AT, strict=True)
+        )
+        + " FROM reporting_firsts f",
+        params,
+    )
+    cursor.execute("DROP TABLE reporting_firsts")
     _scratch(
         cursor,
         "reporting_durations",
@@ -157,75 +231,80 @@ def _new_facts(cursor, params: dict) -> None:
         " FROM reporting_log WHERE next_at IS NOT NULL",
         params,
     )
-    reached = ", ".join(
-        f"'reached_{stage}', CASE WHEN p.furthest >= {rank} THEN 1 END"
+    # The contribution is written as JSON text and cast once: building it with jsonb
+    # functions costs PostgreSQL over twice as much. Every string in it is a day, a stage,
+    # a kind or a slug, except verbs and reason codes, which are quoted by to_json.
+    reached = " || ".join(
+        f"CASE WHEN p.furthest >= {rank} THEN ',\"reached_{stage}\":1' ELSE '' END"
         for rank, stage in enumerate(FORWARD_PATH)
     )
     cohort = (
-        "jsonb_strip_nulls(jsonb_build_object('leads', 1, 'now_' || l.stage, 1, "
-        f"{reached}, 'accepts', nullif(p.accepts, 0), 'rejects', nullif(p.rejects, 0),"
-        " 'nurtured', CASE WHEN p.nurtured THEN 1 END,"
-        " 'recycled', CASE WHEN p.recycled THEN 1 END,"
-        " 'unsubscribed', CASE WHEN p.unsubscribed THEN 1 END,"
-        f" 'lost', CASE WHEN p.furthest < {CUSTOMER} AND p.lost_any THEN 1 END,"
-        " 'won_amount', CASE WHEN w.total <> 0 THEN w.total::text END))"
+        "'{\"leads\":1,\"now_' || l.stage || '\":1' || "
+        f"{reached}"
+        " || CASE WHEN p.accepts > 0 THEN ',\"accepts\":' || p.accepts ELSE '' END"
+        " || CASE WHEN p.rejects > 0 THEN ',\"rejects\":' || p.rejects ELSE '' END"
+        " || CASE WHEN p.nurtured THEN ',\"nurtured\":1' ELSE '' END"
+        " || CASE WHEN p.recycled THEN ',\"recycled\":1' ELSE '' END"
+        " || CASE WHEN p.unsubscribed THEN ',\"unsubscribed\":1' ELSE '' END"
+        f" || CASE WHEN p.furthest < {CUSTOMER} AND p.lost_any THEN ',\"lost\":1' ELSE '' END"
+        " || CASE WHEN w.total <> 0 THEN ',\"won_amount\":\"' || w.total || '\"' ELSE '' END"
+        " || '}'"
     )
-    reach = (
-        "SELECT lead_id, jsonb_agg(jsonb_build_array('reach', day, '[]'::jsonb, columns)"
-        ' ORDER BY day COLLATE "C") AS entries FROM ('
-        f" SELECT p.lead_id, {_day('s.at')} AS day,"
-        " jsonb_object_agg('reached_' || s.stage, 1) AS columns"
-        f" FROM reporting_per p CROSS JOIN LATERAL unnest({_stages_array()},"
-        f" ARRAY[{', '.join(FIRST_AT)}]) AS s (stage, at) WHERE s.at IS NOT NULL"
-        " GROUP BY 1, 2) x GROUP BY lead_id"
-    )
+    # The days it first reached each forward stage never decrease with the stage (a stage's
+    # first moment is the earliest of the rows at or past it), so the reach entries, one per
+    # day in day order, are runs of equal days in stage order: built without a sort.
+    runs = []
+    for rank, stage in enumerate(FORWARD_PATH):
+        here, before = DAY_AT[rank], DAY_AT[rank - 1] if rank else None
+        start = f'\'["reach","\' || p.{here} || \'",[],{{"reached_{stage}":1\''
+        if rank == 0:
+            runs.append(start)
+        else:
+            runs.append(
+                f"CASE WHEN p.{here} IS NULL THEN '' WHEN p.{here} = p.{before}"
+                f" THEN ',\"reached_{stage}\":1' ELSE '}}],' || {start} END"
+            )
+    reach = "(" + " || ".join(runs) + " || '}]')"
     bins = (
-        "SELECT b.lead_id, jsonb_agg(jsonb_build_array('bins', p.day,"
-        " jsonb_build_array(b.kind, b.stage, b.bin), jsonb_build_object('n', b.n, 'seconds',"
-        ' b.seconds)) ORDER BY b.kind COLLATE "C", b.stage COLLATE "C", b.bin) AS entries'
+        'SELECT b.lead_id, string_agg(\'["bins","\' || p.day || \'",["\' || b.kind'
+        " || '\",\"' || b.stage || '\",' || b.bin || '],{\"n\":' || b.n"
+        " || ',\"seconds\":' || b.seconds || '}]', ','"
+        ' ORDER BY b.kind COLLATE "C", b.stage COLLATE "C", b.bin) AS entries'
         " FROM (SELECT lead_id, kind, stage,"
         " greatest(0, width_bucket(seconds, %(edges)s::bigint[]) - 1) AS bin,"
         " count(*) AS n, sum(seconds) AS seconds"
         " FROM reporting_durations GROUP BY 1, 2, 3, 4) b"
-        f" JOIN (SELECT lead_id, {_day('entered_at')} AS day FROM reporting_per) p"
-        " USING (lead_id) GROUP BY b.lead_id"
+        " JOIN reporting_per p USING (lead_id) GROUP BY b.lead_id"
     )
     reasons = (
-        "SELECT r.lead_id, jsonb_agg(jsonb_build_array('reasons', p.day,"
-        " jsonb_build_array(r.verb, r.reason), jsonb_build_object('n', r.n))"
+        "SELECT r.lead_id, string_agg('[\"reasons\",\"' || p.day || '\",['"
+        " || to_json(r.verb)::text || ',' || to_json(r.reason)::text"
+        " || '],{\"n\":' || r.n || '}]', ','"
         ' ORDER BY r.verb COLLATE "C", r.reason COLLATE "C") AS entries'
         " FROM (SELECT lead_id, verb, reason, count(*) AS n FROM reporting_log"
         " WHERE reason <> '' GROUP BY 1, 2, 3) r"
-        f" JOIN (SELECT lead_id, {_day('entered_at')} AS day FROM reporting_per) p"
-        " USING (lead_id) GROUP BY r.lead_id"
+        " JOIN reporting_per p USING (lead_id) GROUP BY r.lead_id"
     )
-    campaigns = (
-        "SELECT lead_id, jsonb_agg(DISTINCT campaign_id ORDER BY campaign_id) AS ids"
-        f" FROM {MEMBERS} WHERE lead_id IN (SELECT id FROM reporting_ids) GROUP BY lead_id"
-    )
-    won = (
-        "SELECT lead_id, sum(amount) AS total"
-        f" FROM {DEALS} WHERE lead_id IN (SELECT id FROM reporting_ids)"
-        f" AND status = '{Opportunity.Status.WON.value}' GROUP BY lead_id"
-    )
-    day = _day("p.entered_at")
     _scratch(
         cursor,
         "reporting_new",
-        f"SELECT p.lead_id, p.entered_at, ({day})::date AS entered_on, l.stage,"
+        "SELECT p.lead_id, p.entered_at, p.day::date AS entered_on, l.stage,"
         " p.stage_since, p.furthest::smallint AS furthest,"
         " coalesce(k.key, '=') AS source_key, coalesce(l.owner_id, 0) AS owner_key,"
         " coalesce(c.ids, '[]'::jsonb) AS campaigns,"
-        f" jsonb_build_array(jsonb_build_array('cohort', {day}, '[]'::jsonb, {cohort}))"
-        " || coalesce(re.entries, '[]'::jsonb) || coalesce(bi.entries, '[]'::jsonb)"
-        " || coalesce(rs.entries, '[]'::jsonb) AS contribution,"
-        " p.counted_through"
-        f" FROM reporting_per p JOIN {LEADS} l ON l.id = p.lead_id"
+        f" ('[[\"cohort\",\"' || p.day || '\",[],' || {cohort} || ']'"
+        f" || coalesce(',' || {reach}, '') || coalesce(',' || bi.entries, '')"
+        " || coalesce(',' || rs.entries, '') || ']')::jsonb AS contribution,"
+        " p.counted_through,"
+        # What the count tables need, beside the contribution (_added).
+        f" p.accepts, p.rejects, p.nurtured, p.recycled, p.unsubscribed,"
+        f" p.furthest < {CUSTOMER} AND p.lost_any AS lost, w.total AS won_total,"
+        f" {', '.join(f'p.{n}' for n in DAY_AT)}"
+        " FROM reporting_per p JOIN reporting_leads l USING (lead_id)"
         " LEFT JOIN unnest(%(sources)s::text[], %(source_keys)s::text[]) AS k (source, key)"
-        " ON k.source = coalesce(l.source, '')"
-        f" LEFT JOIN ({campaigns}) c ON c.lead_id = p.lead_id"
-        f" LEFT JOIN ({won}) w ON w.lead_id = p.lead_id"
-        f" LEFT JOIN ({reach}) re ON re.lead_id = p.lead_id"
+        " ON k.source = l.source"
+        " LEFT JOIN reporting_members c USING (lead_id)"
+        " LEFT JOIN reporting_won w USING (lead_id)"
         f" LEFT JOIN ({bins}) bi ON bi.lead_id = p.lead_id"
         f" LEFT JOIN ({reasons}) rs ON rs.lead_id = p.lead_id",
         params,
@@ -249,17 +328,75 @@ def _subset_condition(table: str) -> str:
     return "((c.key <> 0)::int + (s.key <> '*')::int + (o.key <> -1)::int) <= 1"
 
 
-def _apply_delta(cursor) -> None:
-    """The old facts' contributions taken away and the new ones added, per count-table row:
-    leads that share a day and dimensions are summed first, then spread over the dimension
-    combinations and both grains (day and month)."""
+def _added(table: str, values) -> str:
+    """The new facts' rows for one count table, summed per day and dimensions: the figures
+    their contributions hold (the property test compares both with the per-lead path)."""
+    dims = "n.campaigns::text AS campaigns, n.source_key::text AS source_key, n.owner_key"
+    if table == "cohort":
+        rank = {f"reached_{stage}": r for r, stage in enumerate(FORWARD_PATH)}
+        flags = ("nurtured", "recycled", "unsubscribed", "lost")
+
+        def column(name: str) -> str:
+            if name == "leads":
+                return "count(*)"
+            if name.startswith("now_"):
+                return f"count(*) FILTER (WHERE n.stage = '{name[4:]}')"
+            if name in rank:
+                return f"count(*) FILTER (WHERE n.furthest >= {rank[name]})"
+            if name in flags:
+                return f"count(*) FILTER (WHERE n.{name})"
+            if name == "won_amount":
+                return "coalesce(sum(n.won_total), 0)"
+            return f"sum(n.{name})"  # accepts, rejects
+
+        figures = ", ".join(f"{column(name)} AS {name}" for name in values)
+        return (
+            f"SELECT n.entered_on AS day, {dims}, {figures} FROM reporting_new n"
+            " GROUP BY 1, 2, 3, 4"
+        )
+    if table == "reach":
+        figures = ", ".join(
+            f"count(*) FILTER (WHERE r.stage = '{name.removeprefix('reached_')}') AS {name}"
+            for name in values
+        )
+        firsts = " UNION ALL ".join(
+            f"SELECT n.{day}::date AS day, {dims}, '{stage}' AS stage FROM reporting_new n"
+            f" WHERE n.{day} IS NOT NULL"
+            for stage, day in zip(FORWARD_PATH, DAY_AT, strict=True)
+        )
+        return (
+            "SELECT r.day, r.campaigns, r.source_key, r.owner_key, "
+            f"{figures} FROM ({firsts}) r GROUP BY 1, 2, 3, 4"
+        )
+    if table == "bins":
+        return (
+            f"SELECT n.entered_on AS day, {dims}, d.kind, d.stage::text AS stage,"
+            " greatest(0, width_bucket(d.seconds, %(edges)s::bigint[]) - 1)::smallint AS bin,"
+            " count(*) AS n, sum(d.seconds) AS seconds"
+            " FROM reporting_durations d JOIN reporting_new n USING (lead_id)"
+            " GROUP BY 1, 2, 3, 4, 5, 6, 7"
+        )
+    assert table == "reasons"
+    return (
+        f"SELECT n.entered_on AS day, {dims}, g.verb::text AS verb, g.reason::text AS reason,"
+        " count(*) AS n"
+        " FROM reporting_log g JOIN reporting_new n USING (lead_id) WHERE g.reason <> ''"
+        " GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+
+
+def _apply_delta(cursor, params: dict, *, replacing: bool) -> None:
+    """The old facts' contributions taken away (read from their JSON) and the new facts'
+    added (from the scratch tables, which hold the same figures without parsing them back),
+    per count-table row: leads that share a day and dimensions are summed first, then
+    spread over the dimension combinations and both grains (day and month)."""
     for table, (model, extra, values) in TABLES.items():
         keys = ["grain", "period", "campaign_key", "source_key", "owner_key", *extra]
         cast = {column: "numeric" if column == "won_amount" else "bigint" for column in values}
         extra_base = "".join(f", {EXTRA_SQL[name]} AS {name}" for name in extra)
         extra_names = "".join(f", b.{name}" for name in extra)
         base_values = ", ".join(
-            f"SUM(x.sign * COALESCE((e.v->3->>'{column}')::{cast[column]}, 0)) AS {column}"
+            f"-SUM(COALESCE((e.v->3->>'{column}')::{cast[column]}, 0)) AS {column}"
             for column in values
         )
         group = ", ".join(str(i) for i in range(1, len(keys) + 1))
@@ -267,22 +404,24 @@ def _apply_delta(cursor) -> None:
         # and a single move never wait on each other in a cycle.
         selected = ["g.grain", "g.period", "c.key", "s.key", "o.key", *(f"b.{n}" for n in extra)]
         order = ", ".join(f'{name}::text COLLATE "C"' for name in selected)
+        taken = (
+            f"""SELECT (e.v->>1)::date AS day, f.campaigns::text AS campaigns,
+                       f.source_key::text, f.owner_key{extra_base}, {base_values}
+                FROM reporting_old f
+                CROSS JOIN LATERAL jsonb_array_elements(f.contribution) AS e(v)
+                WHERE e.v->>0 = %(table)s
+                GROUP BY 1, 2, 3, 4{"".join(f", {5 + i}" for i in range(len(extra)))}
+                UNION ALL"""
+            if replacing
+            else ""
+        )
         db_table = model._meta.db_table
         updates = ", ".join(f"{c} = {db_table}.{c} + excluded.{c}" for c in values)
         cursor.execute(
             f"""
-            WITH x AS (
-                SELECT -1 AS sign, f.contribution, f.campaigns, f.source_key, f.owner_key
-                FROM {FACTS} f WHERE f.lead_id IN (SELECT id FROM reporting_ids)
-                UNION ALL
-                SELECT 1, n.contribution, n.campaigns, n.source_key, n.owner_key
-                FROM reporting_new n
-            ), base AS (
-                SELECT (e.v->>1)::date AS day, x.campaigns::text AS campaigns,
-                       x.source_key, x.owner_key{extra_base}, {base_values}
-                FROM x CROSS JOIN LATERAL jsonb_array_elements(x.contribution) AS e(v)
-                WHERE e.v->>0 = %(table)s
-                GROUP BY 1, 2, 3, 4{"".join(f", {5 + i}" for i in range(len(extra)))}
+            WITH base AS (
+                {taken}
+                {_added(table, values)}
             )
             INSERT INTO {db_table} ({", ".join(keys + list(values))})
             SELECT g.grain, g.period, c.key, s.key, o.key{extra_names},
@@ -303,5 +442,5 @@ def _apply_delta(cursor) -> None:
             ORDER BY {order}
             ON CONFLICT ({", ".join(keys)}) DO UPDATE SET {updates}
             """,
-            {"table": table},
+            {**params, "table": table},
         )

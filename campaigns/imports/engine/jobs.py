@@ -1,6 +1,7 @@
 """What both paths share: claiming a job, its lease and progress, the row cleaner."""
 
 import contextlib
+import threading
 import time
 import uuid
 
@@ -82,15 +83,20 @@ def row_error(job: ImportJob, row: CleanRow, cells: list[str]) -> ImportRowError
     )
 
 
+_timing = threading.Lock()
+
+
 @contextlib.contextmanager
 def timed(job: ImportJob, phase: str):
     """Wall seconds per phase of this run, kept on the instance (`job.seconds`) for the
-    command and the benchmark: where an import spends its time."""
+    command and the benchmark: where an import spends its time. A phase inside the merge
+    ranges (counting) adds up the seconds of the ranges running side by side."""
     start = time.perf_counter()
     try:
         yield
     finally:
-        seconds = getattr(job, "seconds", None)
-        if seconds is None:
-            seconds = job.seconds = {}
-        seconds[phase] = round(seconds.get(phase, 0) + time.perf_counter() - start, 2)
+        with _timing:
+            seconds = getattr(job, "seconds", None)
+            if seconds is None:
+                seconds = job.seconds = {}
+            seconds[phase] = round(seconds.get(phase, 0) + time.perf_counter() - start, 2)

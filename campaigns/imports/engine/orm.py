@@ -29,6 +29,7 @@ from .jobs import (
     mapped_fields,
     progress,
     row_error,
+    timed,
 )
 
 
@@ -119,7 +120,8 @@ def run_orm(job: ImportJob, token: str) -> None:
             merged = len(good) - len(merged_records) - len(refused) + len(again)
             if job.campaign_id:
                 _memberships_orm(job, merged_records)
-            import_batch_done()
+            with timed(job, "count"):  # reporting counts the batch
+                import_batch_done()
             ImportRowError.objects.bulk_create(errors, batch_size=1000)
             done += len(chunk)
             progress(

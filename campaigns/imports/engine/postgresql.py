@@ -408,7 +408,8 @@ def _merge_range(job: ImportJob, token: str, after: str, upper: str | None) -> N
         )
         if job.campaign_id:
             _memberships_postgresql(cursor, batch_table, job, touch=counts.updated > 0)
-        import_batch_done()
+        with timed(job, "count"):  # reporting counts the batch
+            import_batch_done()
         cursor.execute(
             sql.SQL("SELECT line, refusal FROM {} WHERE lost ORDER BY line").format(batch)
         )
