@@ -1,4 +1,13 @@
-"""Train a model from the log, keep it as a version, and score leads with the current one."""
+"""Train a model from the log, keep it as a version, and score leads with the current one.
+
+numpy, scikit-learn and joblib (here and in `dataset` and `learner`) are imported by the
+functions that train, load or score a model, not at the top: the URLconf, the API, the pages and
+every app's tasks import this module, and the scientific stack would add about a second to the
+start of every web worker, Celery worker and management command, most of which never score a
+lead.
+"""
+
+from __future__ import annotations
 
 import datetime as dt
 import io
@@ -8,9 +17,8 @@ import math
 import queue
 import threading
 import time
+from typing import TYPE_CHECKING
 
-import joblib
-import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
@@ -18,9 +26,10 @@ from django.utils import timezone
 
 from leads.models import OTHER_FEATURES, Lead, LeadPrediction
 
-from .dataset import Column, attribute_specs, build_table, known_outcomes
-from .learner import AdditiveModel, train
 from .models import PredictiveSettings, ScoringModel
+
+if TYPE_CHECKING:
+    from .learner import AdditiveModel
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +84,11 @@ def _new_version(*, user, prefs: PredictiveSettings) -> ScoringModel:
 
 def scoring_model_train(*, model_id: int, hgb: bool = True, score: bool = True) -> ScoringModel:
     """The task's body: read every lead, train, evaluate, store; then score every lead."""
+    import joblib
+
+    from .dataset import attribute_specs, build_table, known_outcomes
+    from .learner import train
+
     started = time.monotonic()
     claimed = ScoringModel.objects.filter(pk=model_id, status=ScoringModel.Status.TRAINING)
     model = claimed.first()
@@ -147,6 +161,8 @@ _loaded: dict[tuple, dict] = {}
 
 def load_artifact(model: ScoringModel) -> dict:
     """The fitted model, unpickled once per process and version."""
+    import joblib
+
     # Keyed by when it was trained too: a database rebuilt (tests, a restore) reuses ids.
     key = (model.pk, model.version, model.trained_at)
     found = _loaded.get(key)
@@ -188,6 +204,10 @@ OTHER_FRAGMENT = '{"feature": ' + json.dumps(OTHER_FEATURES) + ', "value": null,
 def leads_score(*, model: ScoringModel | None = None, leads=None) -> int:
     """Score leads (all of them, or the queryset given) with the model (default: current).
     Writes `LeadPrediction` rows; answers how many."""
+    import numpy as np
+
+    from .dataset import Column, build_table
+
     model = model or current_model()
     if model is None:
         return 0

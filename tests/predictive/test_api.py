@@ -124,7 +124,8 @@ def test_it_marks_a_training_that_fails_as_failed(marketer, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("no memory left")
 
-    monkeypatch.setattr("campaigns.predictive.services.train", broken)
+    # The service imports the learner when it trains: the learner's own name is the one it calls.
+    monkeypatch.setattr("campaigns.predictive.learner.train", broken)
     with pytest.raises(ValueError):
         run_queued_training()
     failed = ScoringModel.objects.get()
