@@ -149,7 +149,7 @@ def facts_refresh_setwise(lead_ids) -> int:
         replacing = cursor.fetchone()[0]
         if replacing:
             cursor.execute("ANALYZE reporting_old")
-        _new_facts(cursor, params)
+        write_facts = _new_facts(cursor, params)
         _apply_delta(cursor, params, replacing=replacing)
         if replacing:
             cursor.execute(
@@ -163,14 +163,7 @@ def facts_refresh_setwise(lead_ids) -> int:
                 " AND d.lead_id BETWEEN %(low)s AND %(high)s",
                 within,
             )
-        cursor.execute(
-            f"INSERT INTO {FACTS} (lead_id, entered_at, entered_on, stage, stage_since,"
-            " furthest, source_key, owner_key, campaigns, contribution, counted_through,"
-            " refreshed_at)"
-            " SELECT lead_id, entered_at, entered_on, stage, stage_since, furthest,"
-            " source_key, owner_key, campaigns, contribution, counted_through, now()"
-            " FROM reporting_new ORDER BY lead_id"
-        )
+        cursor.execute(write_facts, params)
         cursor.execute(
             f"INSERT INTO {DURATIONS} (lead_id, kind, stage, seconds, entered_on, source_key,"
             " owner_key)"
@@ -183,19 +176,25 @@ def facts_refresh_setwise(lead_ids) -> int:
     return len(ids)
 
 
-def _new_facts(cursor, params: dict) -> None:
-    """reporting_new: one row per lead with a log, as LeadFact holds it;
-    reporting_durations: its exact durations (LeadDuration's rows)."""
+def _new_facts(cursor, params: dict) -> str:
+    """reporting_new: one row per lead with a log, what LeadFact holds and what the count
+    tables need; reporting_durations: its exact durations (LeadDuration's rows). Answers
+    the statement that writes the facts, with their contributions."""
     # Per lead: when it entered, the first moment it reached each forward stage (or one past
     # it, if it skipped it), and what it did.
     first_at = ", ".join(
         f"min(at) FILTER (WHERE rank >= {rank}) AS {name}" for rank, name in enumerate(FIRST_AT)
     )
+    # ... with the site's days of those moments: the day it entered, and DAY_AT[rank].
+    days = ", ".join(
+        f"{_day(f'f.{at}')} AS {day}" for at, day in zip(FIRST_AT, DAY_AT, strict=True)
+    )
     _scratch(
         cursor,
-        "reporting_firsts",
-        "SELECT lead_id, min(at) AS entered_at, max(at) AS stage_since,"
-        " coalesce(max(rank), -1) AS furthest, max(id) AS counted_through,"
+        "reporting_per",
+        f"SELECT f.*, {_day('f.entered_at')} AS day, {days} FROM ("
+        " SELECT lead_id, min(at) AS entered_at, max(at) AS stage_since,"
+        " coalesce(max(rank), -1) AS furthest, max(id) AS counted_through, count(*) AS rows,"
         f" {first_at},"
         " count(*) FILTER (WHERE verb = 'accept') AS accepts,"
         " count(*) FILTER (WHERE verb = 'reject') AS rejects,"
@@ -203,34 +202,27 @@ def _new_facts(cursor, params: dict) -> None:
         " bool_or(verb = 'recycle') AS recycled,"
         " bool_or(verb = 'unsubscribe' OR reason LIKE 'unsub%%') AS unsubscribed,"
         " bool_or(from_stage = 'opportunity' AND to_stage = 'nurture') AS lost_any"
-        " FROM reporting_log GROUP BY lead_id",
+        " FROM reporting_log GROUP BY lead_id) f",
         params,
     )
-    # ... and the site's days of those moments: the day it entered, and DAY_AT[rank].
-    _scratch(
-        cursor,
-        "reporting_per",
-        f"SELECT f.*, {_day('f.entered_at')} AS day,"
-        + ", ".join(
-            f" {_day(f'f.{at}')} AS {day}" for at, day in zip(FIRST_AT, DAY_AT, strict=True)
-        )
-        + " FROM reporting_firsts f",
-        params,
-    )
-    cursor.execute("DROP TABLE reporting_firsts")
-    _scratch(
-        cursor,
-        "reporting_durations",
-        "SELECT p.lead_id, 'to'::text AS kind, s.stage,"
+    # A lead with one log row into suspect has no duration (a list of new suspects, say):
+    # when every lead is one, the durations are not looked for. (One row into a later stage
+    # has its "to" durations, of 0 seconds.)
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM reporting_per WHERE rows > 1 OR furthest > 0)")
+    timed = (
+        "SELECT p.lead_id, 'to'::text AS kind, s.stage::text,"
         " floor(extract(epoch FROM s.at - p.entered_at))::bigint AS seconds"
         f" FROM reporting_per p CROSS JOIN LATERAL unnest({_stages_array()},"
         f" ARRAY[{', '.join(FIRST_AT)}]) AS s (stage, at)"
         f" WHERE s.at IS NOT NULL AND s.stage <> '{FORWARD_PATH[0]}'"
         " UNION ALL"
-        " SELECT lead_id, 'in', to_stage, floor(extract(epoch FROM next_at - at))::bigint"
-        " FROM reporting_log WHERE next_at IS NOT NULL",
-        params,
+        " SELECT lead_id, 'in', to_stage::text,"
+        " floor(extract(epoch FROM next_at - at))::bigint FROM reporting_log"
+        " WHERE next_at IS NOT NULL"
     )
+    if not cursor.fetchone()[0]:
+        timed += " LIMIT 0"
+    _scratch(cursor, "reporting_durations", timed, params)
     # The contribution is written as JSON text and cast once: building it with jsonb
     # functions costs PostgreSQL over twice as much. Every string in it is a day, a stage,
     # a kind or a slug, except verbs and reason codes, which are quoted by to_json.
@@ -239,15 +231,16 @@ def _new_facts(cursor, params: dict) -> None:
         for rank, stage in enumerate(FORWARD_PATH)
     )
     cohort = (
-        "'{\"leads\":1,\"now_' || l.stage || '\":1' || "
+        "'{\"leads\":1,\"now_' || p.stage || '\":1' || "
         f"{reached}"
         " || CASE WHEN p.accepts > 0 THEN ',\"accepts\":' || p.accepts ELSE '' END"
         " || CASE WHEN p.rejects > 0 THEN ',\"rejects\":' || p.rejects ELSE '' END"
         " || CASE WHEN p.nurtured THEN ',\"nurtured\":1' ELSE '' END"
         " || CASE WHEN p.recycled THEN ',\"recycled\":1' ELSE '' END"
         " || CASE WHEN p.unsubscribed THEN ',\"unsubscribed\":1' ELSE '' END"
-        f" || CASE WHEN p.furthest < {CUSTOMER} AND p.lost_any THEN ',\"lost\":1' ELSE '' END"
-        " || CASE WHEN w.total <> 0 THEN ',\"won_amount\":\"' || w.total || '\"' ELSE '' END"
+        " || CASE WHEN p.lost THEN ',\"lost\":1' ELSE '' END"
+        " || CASE WHEN p.won_total <> 0"
+        " THEN ',\"won_amount\":\"' || p.won_total || '\"' ELSE '' END"
         " || '}'"
     )
     # The days it first reached each forward stage never decrease with the stage (a stage's
@@ -288,26 +281,35 @@ def _new_facts(cursor, params: dict) -> None:
     _scratch(
         cursor,
         "reporting_new",
-        "SELECT p.lead_id, p.entered_at, p.day::date AS entered_on, l.stage,"
+        "SELECT p.lead_id, p.entered_at, p.day::date AS entered_on, p.day, l.stage,"
         " p.stage_since, p.furthest::smallint AS furthest,"
         " coalesce(k.key, '=') AS source_key, coalesce(l.owner_id, 0) AS owner_key,"
-        " coalesce(c.ids, '[]'::jsonb) AS campaigns,"
-        f" ('[[\"cohort\",\"' || p.day || '\",[],' || {cohort} || ']'"
-        f" || coalesce(',' || {reach}, '') || coalesce(',' || bi.entries, '')"
-        " || coalesce(',' || rs.entries, '') || ']')::jsonb AS contribution,"
-        " p.counted_through,"
-        # What the count tables need, beside the contribution (_added).
-        f" p.accepts, p.rejects, p.nurtured, p.recycled, p.unsubscribed,"
+        " coalesce(c.ids, '[]'::jsonb) AS campaigns, p.counted_through,"
+        " p.accepts, p.rejects, p.nurtured, p.recycled, p.unsubscribed,"
         f" p.furthest < {CUSTOMER} AND p.lost_any AS lost, w.total AS won_total,"
         f" {', '.join(f'p.{n}' for n in DAY_AT)}"
         " FROM reporting_per p JOIN reporting_leads l USING (lead_id)"
         " LEFT JOIN unnest(%(sources)s::text[], %(source_keys)s::text[]) AS k (source, key)"
         " ON k.source = l.source"
         " LEFT JOIN reporting_members c USING (lead_id)"
-        " LEFT JOIN reporting_won w USING (lead_id)"
-        f" LEFT JOIN ({bins}) bi ON bi.lead_id = p.lead_id"
-        f" LEFT JOIN ({reasons}) rs ON rs.lead_id = p.lead_id",
+        " LEFT JOIN reporting_won w USING (lead_id)",
         params,
+    )
+    # The facts, their contributions written out of reporting_new (alias p) as they go in.
+    return (
+        f"INSERT INTO {FACTS} (lead_id, entered_at, entered_on, stage, stage_since,"
+        " furthest, source_key, owner_key, campaigns, contribution, counted_through,"
+        " refreshed_at)"
+        " SELECT p.lead_id, p.entered_at, p.entered_on, p.stage, p.stage_since, p.furthest,"
+        " p.source_key, p.owner_key, p.campaigns,"
+        f" ('[[\"cohort\",\"' || p.day || '\",[],' || {cohort} || ']'"
+        f" || coalesce(',' || {reach}, '') || coalesce(',' || bi.entries, '')"
+        " || coalesce(',' || rs.entries, '') || ']')::jsonb,"
+        " p.counted_through, now()"
+        " FROM reporting_new p"
+        f" LEFT JOIN ({bins}) bi ON bi.lead_id = p.lead_id"
+        f" LEFT JOIN ({reasons}) rs ON rs.lead_id = p.lead_id"
+        " ORDER BY p.lead_id"
     )
 
 
