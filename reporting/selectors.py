@@ -252,7 +252,8 @@ def percentiles(scope: Scope, cells, wanted) -> dict[tuple, float | None]:
     for kind, stage, fraction in wanted:
         percentile_seconds(cells.get((kind, stage), ()), fraction, recorder((kind, stage)))
     counts = sorted((k, sorted(v)) for k, v in cells.items() if k in {w[:2] for w in wanted})
-    answers = _values_in_bins(scope, list(asked), counts)
+    sizes = {(*key, bin_): n for key, found in counts for bin_, n, _ in found}
+    answers = _values_in_bins(scope, list(asked), counts, sizes)
 
     def reader(key):
         return lambda bin_, offset, count: answers.get((*key, bin_, offset, count), [])
@@ -265,13 +266,17 @@ def percentiles(scope: Scope, cells, wanted) -> dict[tuple, float | None]:
     }
 
 
-def _values_in_bins(scope: Scope, asked: list[tuple], counts=()) -> dict[tuple, list[int]]:
+def _values_in_bins(
+    scope: Scope, asked: list[tuple], counts=(), sizes=None
+) -> dict[tuple, list[int]]:
     """For each (kind, stage, bin, offset, count): that many durations in the bin from the
-    offset, in order; one UNION ALL of index range scans."""
+    offset, in order; one UNION ALL of index range scans. `sizes` gives the scope's count of
+    each (kind, stage, bin), so a value past the bin's middle is read from its top."""
     if not asked:
         return {}
+    sizes = sizes or {}
     if connection.vendor != "postgresql":  # SQLite may give a deleted row's id again
-        return _read_values_in_bins(scope, asked)
+        return _read_values_in_bins(scope, asked, sizes)
     # The middle values of a scope stay what they were while no duration row changed: every
     # refresh writes its leads' rows anew (new ids) and a removal lowers a bin's count, so the
     # newest row id and the scope's histograms key an exact answer (cached an hour).
@@ -285,12 +290,12 @@ def _values_in_bins(scope: Scope, asked: list[tuple], counts=()) -> dict[tuple, 
     cached = cache.get(key)
     if cached is not None:
         return cached
-    found = _read_values_in_bins(scope, asked)
+    found = _read_values_in_bins(scope, asked, sizes)
     cache.set(key, found, timeout=3600)
     return found
 
 
-def _read_values_in_bins(scope: Scope, asked: list[tuple]) -> dict[tuple, list[int]]:
+def _read_values_in_bins(scope: Scope, asked: list[tuple], sizes) -> dict[tuple, list[int]]:
     parts, params = [], []
     for number, (kind, stage, bin_, offset, count) in enumerate(asked):
         low, high = bin_bounds(bin_)
@@ -299,7 +304,14 @@ def _read_values_in_bins(scope: Scope, asked: list[tuple]) -> dict[tuple, list[i
             rows = rows.filter(seconds__gte=low)
         if high is not None:
             rows = rows.filter(seconds__lt=high)
-        query = rows.order_by("seconds").values_list("seconds", flat=True)[offset : offset + count]
+        # An index range scan walks every row before the offset: from whichever end of the
+        # bin is nearer, it walks at most half the bin's rows in scope.
+        above = sizes.get((kind, stage, bin_), 0) - offset - count
+        if 0 <= above < offset:
+            rows, offset = rows.order_by("-seconds"), above
+        else:
+            rows = rows.order_by("seconds")
+        query = rows.values_list("seconds", flat=True)[offset : offset + count]
         inner, inner_params = query.query.sql_with_params()
         parts.append(f"SELECT {number} AS k, q{number}.seconds FROM ({inner}) AS q{number}")
         params.extend(inner_params)

@@ -212,3 +212,27 @@ def test_it_reads_the_new_median_after_a_change_inside_the_same_bin(rep):
     lead_facts_refresh(lead_ids=[lead.pk])
     assert funnel_snapshot()["days_to"]["mql"] == 12.0  # (11 + 13) / 2, the same bin
     assert funnel_snapshot() == recount()
+
+
+def test_it_reads_a_middle_past_the_half_of_its_bin_from_the_top(rep):
+    """Five leads reach MQL after 10 to 14 days (one bin, 240-336 h) and three after 60 days:
+    the middle two of the eight are the bin's 4th and 5th (13 and 14 days), which the read
+    takes from the bin's top end, under no filter, one filter and two."""
+    c = Campaign.objects.create(name="C0", slug="c0", channel="email")
+    histories = [
+        {
+            "entered": 0,
+            "source": "web",
+            "owner": None,
+            "campaigns": {0},
+            "first": "suspect",
+            "choices": [0],
+            "gaps": [days * 86400] + [0] * 6,
+        }
+        for days in (12, 60, 10, 14, 60, 11, 13, 60)
+    ]
+    lead_facts_refresh(lead_ids=_write(histories, [rep, rep], [c, c]))
+    assert funnel_snapshot()["days_to"]["mql"] == 13.5
+    assert funnel_snapshot(source="web")["days_to"]["mql"] == 13.5
+    assert funnel_snapshot(campaign="c0", source="web")["days_to"]["mql"] == 13.5
+    assert funnel_snapshot(campaign="c0") == recount(campaign="c0")
