@@ -21,7 +21,7 @@ from leads.stages import FORWARD_PATH
 
 from .facts import BIN_EDGES_SECONDS, source_key
 from .models import LeadDuration, LeadFact, PendingRefresh
-from .services import SUBSETS, TABLES
+from .services import EXTRA_SQL, TABLES, _subset_condition  # the rebuild's, shared
 
 LEADS = Lead._meta.db_table
 LOG = Transition._meta.db_table
@@ -311,23 +311,6 @@ def _new_facts(cursor, params: dict) -> str:
         f" LEFT JOIN ({reasons}) rs ON rs.lead_id = p.lead_id"
         " ORDER BY p.lead_id"
     )
-
-
-EXTRA_SQL = {
-    "kind": "e.v->2->>0",
-    "stage": "e.v->2->>1",
-    "bin": "(e.v->2->>2)::smallint",
-    "verb": "e.v->2->>0",
-    "reason": "e.v->2->>1",
-}
-
-
-def _subset_condition(table: str) -> str:
-    """Which combinations of campaign / source / owner the table keeps (services.SUBSETS):
-    every one, or the histograms' unfiltered row and one per single dimension."""
-    if len(SUBSETS[table]) == 8:
-        return "TRUE"
-    return "((c.key <> 0)::int + (s.key <> '*')::int + (o.key <> -1)::int) <= 1"
 
 
 def _added(table: str, values) -> str:
