@@ -489,46 +489,62 @@ EXTRA_SQL = {
 }
 
 
+def contributions_sql(table: str, facts: str, *, sign: str = "") -> str:
+    """One count table's rows read from the contributions of the facts in `facts` (a table
+    with lead facts' columns), summed per day and dimensions: day, campaigns (as text),
+    source_key, owner_key, the table's extra keys, its values (negated with sign="-").
+    The statement's `%(table)s` parameter names the table."""
+    _, extra, values = TABLES[table]
+    cast = {column: "numeric" if column == "won_amount" else "bigint" for column in values}
+    figures = ", ".join(
+        f"{sign}SUM(COALESCE((e.v->3->>'{column}')::{cast[column]}, 0)) AS {column}"
+        for column in values
+    )
+    return (
+        "SELECT (e.v->>1)::date AS day, f.campaigns::text AS campaigns,"
+        " f.source_key::text AS source_key, f.owner_key"
+        + "".join(f", {EXTRA_SQL[name]} AS {name}" for name in extra)
+        + f", {figures} FROM {facts} f"
+        " CROSS JOIN LATERAL jsonb_array_elements(f.contribution) AS e(v)"
+        " WHERE e.v->>0 = %(table)s"
+        " GROUP BY " + ", ".join(str(i) for i in range(1, 5 + len(extra)))
+    )
+
+
+# A base row (`b`: day, campaigns, source_key, owner_key) spread over the dimension
+# combinations a count table keeps: every campaign of its own and "all" (c), its source
+# and "all" (s), its owner and "all" (o); `_subset_condition` picks the table's.
+SPREAD_SQL = """
+    CROSS JOIN LATERAL (
+        SELECT 0 AS key
+        UNION ALL SELECT x::int FROM jsonb_array_elements_text(b.campaigns::jsonb) AS x
+    ) AS c
+    CROSS JOIN LATERAL (VALUES ('*'::text), (b.source_key::text)) AS s(key)
+    CROSS JOIN LATERAL (VALUES (-1), (b.owner_key)) AS o(key)
+"""
+
+
 def _rollups_from_facts_sql() -> None:
     """The day rows summed from the facts' contributions, then the month rows from them.
     Leads that share a day and dimensions are summed first, then spread over the
     dimension combinations, which is where the rows multiply."""
     for table, (model, extra, values) in TABLES.items():
         db_table = model._meta.db_table
-        cast = {column: "numeric" if column == "won_amount" else "bigint" for column in values}
         keys = ["grain", "period", "campaign_key", "source_key", "owner_key", *extra]
-        extra_base = "".join(f", {EXTRA_SQL[name]} AS {name}" for name in extra)
         extra_names = "".join(f", {name}" for name in extra)
-        base_values = ", ".join(
-            f"SUM(COALESCE((e.v->3->>'{column}')::{cast[column]}, 0)) AS {column}"
-            for column in values
-        )
         group = ", ".join(str(i) for i in range(1, len(keys) + 1))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                WITH base AS (
-                    SELECT (e.v->>1)::date AS day, f.campaigns::text AS campaigns,
-                           f.source_key, f.owner_key{extra_base}, {base_values}
-                    FROM dashboards_leadfact f
-                    CROSS JOIN LATERAL jsonb_array_elements(f.contribution) AS e(v)
-                    WHERE e.v->>0 = %s
-                    GROUP BY 1, 2, 3, 4{"".join(f", {5 + i}" for i in range(len(extra)))}
-                )
+                WITH base AS ({contributions_sql(table, "dashboards_leadfact")})
                 INSERT INTO {db_table} ({", ".join(keys + list(values))})
                 SELECT 'd', b.day, c.key, s.key, o.key{extra_names},
                        {", ".join(f"SUM(b.{column})" for column in values)}
-                FROM base b
-                CROSS JOIN LATERAL (
-                    SELECT 0 AS key
-                    UNION ALL SELECT x::int FROM jsonb_array_elements_text(b.campaigns::jsonb) AS x
-                ) AS c
-                CROSS JOIN LATERAL (VALUES ('*'::text), (b.source_key::text)) AS s(key)
-                CROSS JOIN LATERAL (VALUES (-1), (b.owner_key)) AS o(key)
+                FROM base b {SPREAD_SQL}
                 WHERE {_subset_condition(table)}
                 GROUP BY {group}
                 """,
-                [table],
+                {"table": table},
             )
             cursor.execute(
                 f"""

@@ -21,7 +21,7 @@ from leads.stages import FORWARD_PATH
 
 from .facts import BIN_EDGES_SECONDS, source_key
 from .models import LeadDuration, LeadFact, PendingRefresh
-from .services import EXTRA_SQL, TABLES, _subset_condition  # the rebuild's, shared
+from .services import SPREAD_SQL, TABLES, _subset_condition, contributions_sql
 
 LEADS = Lead._meta.db_table
 LOG = Transition._meta.db_table
@@ -377,28 +377,14 @@ def _apply_delta(cursor, params: dict, *, replacing: bool) -> None:
     spread over the dimension combinations and both grains (day and month)."""
     for table, (model, extra, values) in TABLES.items():
         keys = ["grain", "period", "campaign_key", "source_key", "owner_key", *extra]
-        cast = {column: "numeric" if column == "won_amount" else "bigint" for column in values}
-        extra_base = "".join(f", {EXTRA_SQL[name]} AS {name}" for name in extra)
         extra_names = "".join(f", b.{name}" for name in extra)
-        base_values = ", ".join(
-            f"-SUM(COALESCE((e.v->3->>'{column}')::{cast[column]}, 0)) AS {column}"
-            for column in values
-        )
         group = ", ".join(str(i) for i in range(1, len(keys) + 1))
         # In the order the per-lead path writes its rows (the keys as text), so that a batch
         # and a single move never wait on each other in a cycle.
         selected = ["g.grain", "g.period", "c.key", "s.key", "o.key", *(f"b.{n}" for n in extra)]
         order = ", ".join(f'{name}::text COLLATE "C"' for name in selected)
         taken = (
-            f"""SELECT (e.v->>1)::date AS day, f.campaigns::text AS campaigns,
-                       f.source_key::text, f.owner_key{extra_base}, {base_values}
-                FROM reporting_old f
-                CROSS JOIN LATERAL jsonb_array_elements(f.contribution) AS e(v)
-                WHERE e.v->>0 = %(table)s
-                GROUP BY 1, 2, 3, 4{"".join(f", {5 + i}" for i in range(len(extra)))}
-                UNION ALL"""
-            if replacing
-            else ""
+            contributions_sql(table, "reporting_old", sign="-") + " UNION ALL" if replacing else ""
         )
         db_table = model._meta.db_table
         updates = ", ".join(f"{c} = {db_table}.{c} + excluded.{c}" for c in values)
@@ -414,13 +400,7 @@ def _apply_delta(cursor, params: dict, *, replacing: bool) -> None:
             FROM base b
             CROSS JOIN LATERAL (
                 VALUES ('d'::text, b.day), ('m'::text, date_trunc('month', b.day::timestamp)::date)
-            ) AS g(grain, period)
-            CROSS JOIN LATERAL (
-                SELECT 0 AS key
-                UNION ALL SELECT v::int FROM jsonb_array_elements_text(b.campaigns::jsonb) AS v
-            ) AS c
-            CROSS JOIN LATERAL (VALUES ('*'::text), (b.source_key::text)) AS s(key)
-            CROSS JOIN LATERAL (VALUES (-1), (b.owner_key)) AS o(key)
+            ) AS g(grain, period) {SPREAD_SQL}
             WHERE {_subset_condition(table)}
             GROUP BY {group}
             HAVING {" OR ".join(f"SUM(b.{column}) <> 0" for column in values)}
